@@ -127,7 +127,7 @@ PRO_ITEMS: dict[str, ItemSpec] = {
 }
 
 
-def modality_set_name(modalities: "tuple[str, ...] | list[str] | set[str]") -> str:
+def modality_set_name(modalities: tuple[str, ...] | list[str] | set[str]) -> str:
     """Canonical name of a modality set, e.g. ``{'pro', 'imaging'} -> 'imaging+pro'``."""
     unknown = set(modalities) - set(MODALITIES)
     if unknown:

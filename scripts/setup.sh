@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One command that installs everything cdbench needs on a fresh machine (Debian/Ubuntu with Python >= 3.11).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# TeX for report.pdf (optional: without it the LaTeX sources are still written). Needs root and apt.
+if ! command -v pdflatex >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      texlive-latex-base texlive-latex-recommended >/dev/null) \
+      || echo "setup: warning: could not install TeX; report.pdf will be skipped" >&2
+  else
+    echo "setup: pdflatex not found and cannot apt-get install it; report.pdf will be skipped" >&2
+  fi
+fi
+
+# torch==2.13.0 is the CPU wheel; xgboost-cpu avoids the CUDA/NCCL download of plain xgboost.
+python -m pip install -e ".[dev]"
+python scripts/install_import_guard.py
+python -c "import benchmarks, features, models, reports; print('cdbench installed:', benchmarks.__file__)"

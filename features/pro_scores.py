@@ -55,8 +55,9 @@ PRO2_REMISSION_RULES: tuple[str, ...] = ("khanna_lt8", "sf1.5_ap1", "sf3_ap1", "
 The "no worse than baseline" clause of the last two needs a baseline visit; cdbench scores one visit.
 """
 
-# IBDQ-32 item -> domain map, the one commonly published with the McMaster IBDQ (Guyatt 1989;
-# Irvine 1994) and reproduced in many validation papers [S]. The licensed item wording is not shipped.
+# IBDQ-32 item -> domain map (Guyatt 1989; Irvine 1994). Domain sizes 10/5/12/5 are [S] (reference 6,
+# medicalalgorithms.com); the item assignment is the commonly published scoring key, not checked against
+# the licensed McMaster manual [U]. Only the index is shipped, never the licensed item wording.
 IBDQ_DOMAINS: dict[str, tuple[int, ...]] = {
     "bowel": (1, 5, 9, 13, 17, 20, 22, 24, 26, 29),
     "systemic": (2, 6, 10, 14, 18),
@@ -329,10 +330,13 @@ def _numeric_items(items: pd.DataFrame) -> pd.DataFrame:
             bad |= ok & ~np.isin(x, np.asarray(spec.allowed, dtype=float))
         bad |= ok & ((x < spec.low) | (x > spec.high))
         if bad.any():
-            for pid, value in zip(items.index[bad], raw.to_numpy()[bad], strict=True):
-                problem = spec.problem(value)
+            values = raw.to_numpy()
+            for i in np.flatnonzero(bad):
+                problem = spec.problem(values[i])
                 if problem is not None:
-                    raise ValueError(f"patient {pid!s}, item {col}: {problem}")
+                    raise ValueError(f"patient {items.index[i]!s}, item {col}: {problem}")
+                # Valid for the schema but missed by to_numeric (e.g. a Python bool in an object column).
+                x[i] = float(int(values[i]) if isinstance(values[i], bool | np.bool_) else values[i])
         out[col] = pd.Series(x, index=items.index)
     frame = pd.DataFrame(out, index=items.index)
     absent = [c for c in PRO_ITEMS if c not in frame.columns]

@@ -85,7 +85,14 @@ def _load_cohort(cohort_dir: Path) -> Any:
 
 
 def run_all(args: argparse.Namespace, config: RunConfig) -> int:
-    from benchmarks.results import COHORT_SUMMARY, PROVENANCE, cohort_summary, provenance, write_json, write_table
+    from benchmarks.results import (
+        COHORT_SUMMARY,
+        PROVENANCE,
+        cohort_summary,
+        provenance,
+        write_json,
+        write_table,
+    )
     from benchmarks.runner import run_matrix
 
     out = Path(args.out)

@@ -304,7 +304,9 @@ def cdai_from_components(
     )
     total = out.sum(axis=1, skipna=False).to_numpy()
     out["cdai_unrounded"] = total
-    out["cdai"] = round_half_away(total)
+    # Snap float noise first so that a decimal half such as 42.4999999999 (from 100 * (1 - 69.65/70))
+    # rounds as the 42.5 it stands for.
+    out["cdai"] = round_half_away(np.round(total, 9))
     return out
 
 

@@ -114,3 +114,16 @@ def test_invalid_item_raises_naming_patient_and_item(cohort: FakeCohort) -> None
         ext.extract(bad)
     with pytest.raises(ValueError, match="pro2_remission_rule"):
         ProExtractor(pro2_remission_rule="nope").extract(inp)
+
+
+def test_through_the_feature_engine(cohort: FakeCohort, tmp_path) -> None:
+    from features.engine import extract_features
+
+    cohort._items.loc["P2", "ibdq_03"] = 0  # out of range: a recorded failure, not a crash
+    res = extract_features(ProExtractor(), cohort, ["P1", "P2", "P3"], cache_dir=tmp_path, progress=False)
+    assert list(res.features.index) == ["P1", "P3"]
+    assert res.features.loc["P1", "pro__cdai"] == 117
+    assert list(res.failures["patient_id"]) == ["P2"]
+    assert "patient P2, item ibdq_03" in res.failures["reason"].iloc[0]
+    again = extract_features(ProExtractor(), cohort, ["P1", "P3"], cache_dir=tmp_path, progress=False)
+    assert again.n_cached == 2 and again.n_computed == 0

@@ -22,7 +22,6 @@ Out-of-range or non-numeric items raise ``ValueError`` naming the patient and th
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -153,7 +152,7 @@ RULE_FIELDS: tuple[str, ...] = tuple(ScoringRules().as_dict())
 
 # --- bands ----------------------------------------------------------------------------------------
 def _isnan(x: Any) -> bool:
-    return x is None or (isinstance(x, float | np.floating) and math.isnan(x)) or bool(pd.isna(x))
+    return x is None or bool(pd.isna(x))
 
 
 def cdai_band(

@@ -306,6 +306,8 @@ class _Inspector:
             first_row[pid] = row.num
             self._bad_utf8_cells(table, row, pid)
             rec: dict[str, Any] = {schema.PATIENT_ID: pid}
+            n_excluded = len(self.excluded)
+            invalid: set[str] = set()
             for col in table.columns:
                 if col == schema.PATIENT_ID:
                     continue
@@ -325,7 +327,10 @@ class _Inspector:
                         rec[col] = v
                 else:
                     rec[col] = None if _is_na(value) else value.strip()
-            self._check_endpoints(rec, present_endpoints, row.num)
+                if len(self.excluded) > n_excluded:
+                    invalid.add(col)
+                    n_excluded = len(self.excluded)
+            self._check_endpoints(rec, present_endpoints, invalid, row.num)
             records.append(rec)
         if not records and table.rows == [] and not any(p.fatal for p in self.problems):
             self.add("error", f, "no patient rows", fatal=True)
@@ -342,7 +347,7 @@ class _Inspector:
         self.present_endpoints = present_endpoints
         return set(first_row)
 
-    def _check_endpoints(self, rec: dict[str, Any], present: list[str], row: int) -> None:
+    def _check_endpoints(self, rec: dict[str, Any], present: list[str], invalid: set[str], row: int) -> None:
         """Per patient: all endpoints missing is an error, some missing a warning.
 
         Real cohorts rarely score every index at every visit (a CDAI needs a 7-day diary, a MaRIA an
@@ -355,12 +360,13 @@ class _Inspector:
         pid = rec[schema.PATIENT_ID]
         if not present:
             return
-        missing = [
+        unusable = [
             c for c in present if rec.get(c) is None or (isinstance(rec[c], float) and math.isnan(rec[c]))
         ]
-        if len(missing) == len(present):
-            self.add("error", f, "no endpoint value for this patient: it can take part in no task", patient=pid,
-                     field=",".join(present), row=row)  # fmt: skip
+        missing = [c for c in unusable if c not in invalid]  # invalid values were reported already
+        if len(unusable) == len(present):
+            self.add("error", f, "no usable endpoint value for this patient: it can take part in no task",
+                     patient=pid, field=",".join(present), row=row)  # fmt: skip
         elif missing:
             self.add("warning", f, "endpoint value missing", patient=pid, field=",".join(missing), row=row)
         sev, ses = rec.get(schema.SEVERITY_COLUMN), rec.get("ses_cd")

@@ -74,30 +74,12 @@ class ValidationReport:
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "warning"]
 
-    def find(
-        self,
-        *,
-        severity: str | None = None,
-        patient_id: str | None = None,
-        file: str | None = None,
-        field: str | None = None,
-        fatal: bool | None = None,
-    ) -> list[Problem]:
-        """Problems matching every criterion given."""
-        out = []
-        for p in self.problems:
-            if severity is not None and p.severity != severity:
-                continue
-            if patient_id is not None and p.patient_id != patient_id:
-                continue
-            if file is not None and p.file != file:
-                continue
-            if field is not None and p.field != field:
-                continue
-            if fatal is not None and p.fatal != fatal:
-                continue
-            out.append(p)
-        return out
+    def find(self, **criteria: object) -> list[Problem]:
+        """Problems whose attributes equal every criterion given, e.g. ``find(patient_id="P1", field="mask")``."""
+        unknown = set(criteria) - set(Problem.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"unknown Problem attribute(s): {sorted(unknown)}")
+        return [p for p in self.problems if all(getattr(p, k) == v for k, v in criteria.items())]
 
     def to_frame(self) -> pd.DataFrame:
         cols = ["severity", "fatal", "file", "row", "patient_id", "field", "message"]

@@ -36,9 +36,11 @@ def _check_binary(y_true: Iterable, scores: Sequence[Iterable]) -> tuple[np.ndar
     values = set(np.unique(y).tolist())
     if not values <= {0, 1}:
         raise ValueError(f"y_true must be binary 0/1 (1 = positive class), found values {sorted(values)[:5]}")
-    S = np.vstack([np.asarray(s, dtype=float).ravel() for s in scores])
-    if S.shape[1] != y.size:
-        raise ValueError(f"scores have {S.shape[1]} entries but y_true has {y.size}")
+    arrays = [np.asarray(s, dtype=float).ravel() for s in scores]
+    for i, s in enumerate(arrays):
+        if s.size != y.size:
+            raise ValueError(f"score vector {i} has {s.size} entries but y_true has {y.size}")
+    S = np.vstack(arrays)
     if not np.all(np.isfinite(S)):
         row, col = np.argwhere(~np.isfinite(S))[0]
         raise ValueError(f"score vector {row} has a NaN or infinite value at position {col}")

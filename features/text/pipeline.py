@@ -1,0 +1,360 @@
+"""The offline clinical NLP pipeline: scispacy tokenizer, sentences, sections, abbreviations, KB linking, context.
+
+``spacy.blank("en")`` with scispacy's ``combined_rule_tokenizer``, then
+
+1. ``sentencizer`` and ``cd_sections`` (section headers and line breaks start sentences; every token gets
+   ``Token._.section`` in {"body", "history", "technique", "findings", "impression", "other"});
+2. scispacy's ``abbreviation_detector`` (Schwartz-Hearst "long form (SF)" pairs within a report);
+3. an ``entity_ruler`` over the KB: synonyms matched case-insensitively (plus plural forms), abbreviations
+   case-sensitively, optional one-edit fuzzy matches of long single words (misspellings);
+4. ``cd_linker``: links every mention to a CUI (``Span._.cui``, ``Span._.link_score``). Mentions that are
+   KB aliases link exactly; fuzzy mentions and the long forms of abbreviations defined in the report go
+   through scispacy's ``CandidateGenerator`` (char-3-gram TF-IDF + nmslib over the KB aliases, index built
+   here). A KB abbreviation that the report defines as something else ("cluster of differentiation (CD)")
+   is dropped. With ``linker="scispacy_umls"`` scispacy's full UMLS ``EntityLinker`` links instead (its
+   data must already be in the local scispacy cache; nothing is downloaded here).
+5. ``negex`` and ``hedge`` (features.text.negation): ``Span._.negex`` and ``Span._.uncertain``.
+
+Why an EntityRuler rather than NER + linker: no biomedical NER model can be installed offline, and the KB
+is small and curated, so dictionary matching over its synonyms is precise and fast; the linker still
+decides the CUI (abbreviation resolution, misspellings) with scispacy's own candidate machinery.
+
+The pipeline is built lazily, once per process and configuration (``get_nlp``), so it works in
+joblib/loky workers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from functools import lru_cache
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span, Token
+
+from features.text.kb import DEFAULT_KB_PATH, Concept, build_candidate_generator, load_kb
+from features.text.negation import add_context
+
+SECTION_LABELS = ("body", "history", "technique", "findings", "impression", "other")
+_SECTION_HEADERS: dict[str, tuple[str, ...]] = {
+    "history": (
+        "clinical history",
+        "history",
+        "clinical details",
+        "clinical information",
+        "clinical indication",
+        "indications",
+        "indication",
+        "reason for examination",
+        "reason for exam",
+        "reason for referral",
+        "clinical question",
+    ),
+    "technique": ("technique", "protocol", "sequences", "procedure", "comparison", "examination", "preparation"),
+    "findings": ("findings", "report", "description", "macroscopic", "microscopic", "gross description"),
+    "impression": (
+        "impression",
+        "conclusions",
+        "conclusion",
+        "summary",
+        "opinion",
+        "final diagnosis",
+        "diagnosis",
+        "comments",
+        "comment",
+        "assessment",
+    ),
+    "other": ("recommendations", "recommendation", "plan", "medications", "follow up", "follow-up"),
+}
+_HEADER_TO_SECTION = {h: s for s, hs in _SECTION_HEADERS.items() for h in hs}
+_HEADER_RE = re.compile(
+    r"(?:^|(?<=\n)|(?<=[.!?]\s))[ \t]*("
+    + "|".join(sorted((re.escape(h) for h in _HEADER_TO_SECTION), key=len, reverse=True))
+    + r")[ \t]*:",
+    re.IGNORECASE,
+)
+
+
+def find_sections(text: str) -> list[tuple[int, int, str]]:
+    """Character ranges ``(start, end, section)`` covering ``text``; text before any header is "body"."""
+    marks = [(m.start(1), _HEADER_TO_SECTION[m.group(1).lower()]) for m in _HEADER_RE.finditer(text)]
+    bounds = [(0, "body")] + marks
+    out = []
+    for (start, label), nxt in zip(bounds, bounds[1:] + [(len(text), "")], strict=True):
+        if nxt[0] > start:
+            out.append((start, nxt[0], label))
+    return out
+
+
+if not Token.has_extension("section"):
+    Token.set_extension("section", default="body")
+if not Span.has_extension("cui"):
+    Span.set_extension("cui", default=None)
+if not Span.has_extension("link_score"):
+    Span.set_extension("link_score", default=0.0)
+
+
+@Language.component("cd_sections")
+def cd_sections(doc: Doc) -> Doc:
+    """Section of every token, and sentence starts at headers, line breaks and after '?'-queries."""
+    starts = {}
+    for start, _end, label in find_sections(doc.text):
+        starts[start] = label
+    label = "body"
+    header_chars = sorted(starts)
+    j = 0
+    for tok in doc:
+        while j < len(header_chars) and header_chars[j] <= tok.idx:
+            label = starts[header_chars[j]]
+            if tok.idx == header_chars[j] or doc.text[header_chars[j] : tok.idx].strip() == "":
+                tok.is_sent_start = True
+            j += 1
+        tok._.section = label
+    for tok in doc[1:]:
+        prev = doc[tok.i - 1]
+        if "\n" in prev.whitespace_ or prev.is_space and "\n" in prev.text:
+            if not tok.is_space:
+                tok.is_sent_start = True
+        # UK radiology writes queries as "?fistula": the '?' belongs to the finding, not a sentence end.
+        if prev.text == "?" and not prev.whitespace_ and tok.is_alpha:
+            tok.is_sent_start = False
+            if tok.i >= 2 and doc[tok.i - 2].text in {".", "!", ";"}:
+                prev.is_sent_start = True
+    return doc
+
+
+def _plurals(word: str) -> set[str]:
+    out = {word + "s", word + "es"}
+    if word.endswith("a"):
+        out.add(word + "e")
+    if word.endswith("is"):
+        out.add(word[:-2] + "es")
+    if word.endswith("y"):
+        out.add(word[:-1] + "ies")
+    if word.endswith("um"):
+        out.add(word[:-2] + "a")
+    return out
+
+
+def ruler_patterns(nlp: Language, concepts: tuple[Concept, ...], *, fuzzy: bool) -> list[dict]:
+    """EntityRuler patterns: synonyms (+ plural of the last word) by LOWER, abbreviations by ORTH."""
+    patterns: list[dict] = []
+    for c in concepts:
+        label = c.group.upper()
+        forms: set[str] = set()
+        for syn in c.synonyms:
+            forms.add(syn)
+            head, _, last = syn.rpartition(" ")
+            if last.isalpha() and len(last) >= 3:
+                forms.update(f"{head} {p}".strip() for p in _plurals(last))
+        for form in sorted(forms):
+            toks = [t.lower_ for t in nlp.tokenizer(form)]
+            patterns.append({"label": label, "id": c.cui, "pattern": [{"LOWER": t} for t in toks]})
+        for abbr in c.abbreviations:
+            toks = [t.text for t in nlp.tokenizer(abbr)]
+            patterns.append({"label": label, "id": c.cui, "pattern": [{"ORTH": t} for t in toks]})
+            if len(toks) == 1 and toks[0].isalpha():
+                patterns.append({"label": label, "id": c.cui, "pattern": [{"ORTH": toks[0] + "s"}]})
+        if fuzzy:
+            for syn in c.synonyms:
+                if " " not in syn and syn.isalpha() and len(syn) >= 7:
+                    patterns.append({"label": label, "id": "~" + c.cui, "pattern": [{"LOWER": {"FUZZY1": syn}}]})
+    return patterns
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+@Language.factory(
+    "cd_linker",
+    default_config={"kb_path": str(DEFAULT_KB_PATH), "linker": "cd_kb", "threshold": 0.8, "k": 10},
+)
+class CDLinker:
+    """Link ruler mentions (and abbreviations defined in the report) to CUIs; sets ``Span._.cui``."""
+
+    def __init__(self, nlp: Language, name: str, kb_path: str, linker: str, threshold: float, k: int) -> None:
+        if linker not in ("cd_kb", "scispacy_umls"):
+            raise ValueError(f"linker must be 'cd_kb' or 'scispacy_umls', got {linker!r}")
+        self.concepts = load_kb(kb_path)
+        self.linker = linker
+        self.threshold = threshold
+        self.k = k
+        self.alias_to_cui: dict[str, str] = {}
+        self.abbr_to_cui: dict[str, str] = {}
+        for c in self.concepts:
+            for s in c.synonyms:
+                self.alias_to_cui[_normalise(s)] = c.cui
+            for a in c.abbreviations:
+                self.abbr_to_cui[a] = c.cui
+        self._generator = None
+        self._umls = None
+        if linker == "scispacy_umls":
+            self._umls = _load_umls_linker(threshold)
+
+    @property
+    def generator(self):
+        if self._generator is None:
+            self._generator = build_candidate_generator(self.concepts)
+        return self._generator
+
+    def link_strings(
+        self, texts: list[str], proposals: list[str] | None = None
+    ) -> list[tuple[str, float] | None]:
+        """Best KB concept per string: exact alias match (score 1), else the nearest alias above threshold.
+
+        ``proposals`` (optional, per string) is a CUI proposed by a one-edit fuzzy match: it is accepted
+        when it is among the candidate generator's concepts for that string, whatever the score.
+        """
+        proposals = proposals or [""] * len(texts)
+        out: list[tuple[str, float] | None] = [None] * len(texts)
+        todo = []
+        for i, t in enumerate(texts):
+            key = _normalise(t)
+            if key in self.alias_to_cui:
+                out[i] = (self.alias_to_cui[key], 1.0)
+            elif t.strip() in self.abbr_to_cui:
+                out[i] = (self.abbr_to_cui[t.strip()], 1.0)
+            else:
+                todo.append(i)
+        if todo:
+            batch = self.generator([_normalise(texts[i]) for i in todo], self.k)
+            for i, cands in zip(todo, batch, strict=True):
+                scored = sorted(((max(c.similarities), c.concept_id) for c in cands), reverse=True)
+                by_cui = {cui: sim for sim, cui in scored}
+                if proposals[i] and proposals[i] in by_cui:
+                    out[i] = (proposals[i], float(by_cui[proposals[i]]))
+                elif scored and scored[0][0] >= self.threshold:
+                    out[i] = (scored[0][1], float(scored[0][0]))
+        return out
+
+    def __call__(self, doc: Doc) -> Doc:
+        has_long = Span.has_extension("long_form")
+        exact: list[tuple[Span, tuple[str, float]]] = []
+        mentions: list[tuple[Span, str, str]] = []  # span, string to link, cui proposed by a fuzzy pattern
+        for ent in doc.ents:
+            long_form = ent._.get("long_form") if has_long else None
+            if long_form is not None:
+                mentions.append((ent, long_form.text, ""))
+            elif ent.ent_id_.startswith("~"):
+                mentions.append((ent, ent.text, ent.ent_id_[1:]))
+            elif self._umls is None and ent.ent_id_:
+                exact.append((ent, (ent.ent_id_, 1.0)))
+            else:
+                mentions.append((ent, ent.text, ""))
+        taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+        if Doc.has_extension("abbreviations"):
+            for short in doc._.abbreviations:
+                if short._.long_form is not None and not any(i in taken for i in range(short.start, short.end)):
+                    mentions.append((Span(doc, short.start, short.end, label="ABBREVIATION"), short._.long_form.text, ""))
+                    taken.update(range(short.start, short.end))
+        texts = [m[1] for m in mentions]
+        if self._umls is not None:
+            links = self._link_umls(texts)
+        else:
+            links = self.link_strings(texts, proposals=[m[2] for m in mentions])
+        kept = []
+        pairs = [(m[0], link) for m, link in zip(mentions, links, strict=True)] + exact
+        for span, link in pairs:
+            if link is None:
+                continue
+            if span.label_ == "ABBREVIATION":
+                span = Span(doc, span.start, span.end, label=self._group_label(link[0]))
+            span._.cui, span._.link_score = link
+            kept.append(span)
+        doc.ents = sorted(kept, key=lambda s: s.start)
+        return doc
+
+    def _group_label(self, cui: str) -> str:
+        for c in self.concepts:
+            if c.cui == cui:
+                return c.group.upper()
+        return "UMLS"
+
+    def _link_umls(self, texts: list[str]) -> list[tuple[str, float] | None]:
+        gen = self._umls.candidate_generator
+        out: list[tuple[str, float] | None] = []
+        for cands in gen(texts, self._umls.k):
+            scored = sorted(((max(c.similarities), c.concept_id) for c in cands), reverse=True)
+            out.append((scored[0][1], float(scored[0][0])) if scored and scored[0][0] >= self.threshold else None)
+        return out
+
+
+def _load_umls_linker(threshold: float):
+    """scispacy's full UMLS linker, only from files already in the local scispacy cache."""
+    from scispacy.candidate_generation import UmlsLinkerPaths
+    from scispacy.file_cache import DATASET_CACHE, url_to_filename
+
+    missing = [
+        url
+        for url in UmlsLinkerPaths
+        if not os.path.exists(os.path.join(DATASET_CACHE, url_to_filename(url)))
+        and not any(f.startswith(url_to_filename(url)) for f in _listdir(DATASET_CACHE))
+    ]
+    if missing:
+        raise RuntimeError(
+            "linker='scispacy_umls' needs scispacy's UMLS linker files in the local cache "
+            f"({DATASET_CACHE}); {len(missing)} are missing and nothing is downloaded at run time"
+        )
+    from scispacy.linking import EntityLinker
+
+    return EntityLinker(name="umls", threshold=threshold, filter_for_definitions=False)
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def make_tokenizer(nlp: Language):
+    """scispacy's combined rule tokenizer, also splitting "abscess/phlegmon" (3+ letters each side)."""
+    from scispacy.custom_tokenizer import combined_rule_tokenizer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        tokenizer = combined_rule_tokenizer(nlp)
+        base = tokenizer.infix_finditer.__self__.pattern
+        tokenizer.infix_finditer = re.compile(base + r"|(?<=[A-Za-z]{3})/(?=[A-Za-z]{3})").finditer
+    return tokenizer
+
+
+def build_nlp(
+    kb_path: str = str(DEFAULT_KB_PATH),
+    *,
+    linker: str = "cd_kb",
+    fuzzy: bool = True,
+    max_scope: int | None = 6,
+    link_threshold: float = 0.8,
+) -> Language:
+    """Build the full pipeline (see module docstring)."""
+    import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
+
+    nlp = spacy.blank("en")
+    nlp.tokenizer = make_tokenizer(nlp)
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("cd_sections")
+    nlp.add_pipe("abbreviation_detector")
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": False})
+    concepts = load_kb(kb_path)
+    ruler.add_patterns(ruler_patterns(nlp, concepts, fuzzy=fuzzy))
+    nlp.add_pipe(
+        "cd_linker", config={"kb_path": kb_path, "linker": linker, "threshold": link_threshold, "k": 10}
+    )
+    add_context(nlp, max_scope=max_scope)
+    return nlp
+
+
+@lru_cache(maxsize=4)
+def get_nlp(
+    kb_path: str = str(DEFAULT_KB_PATH),
+    linker: str = "cd_kb",
+    fuzzy: bool = True,
+    max_scope: int | None = 6,
+    link_threshold: float = 0.8,
+) -> Language:
+    """The pipeline for this configuration, built once per process."""
+    return build_nlp(kb_path, linker=linker, fuzzy=fuzzy, max_scope=max_scope, link_threshold=link_threshold)

@@ -1,0 +1,228 @@
+"""Publication figures (matplotlib, Agg). Each is saved as PNG and PDF with the frame it was drawn from
+beside it (same stem, ``.csv``).
+
+Inputs are repeat-pooled predictions (one averaged probability vector per patient and model, see
+:func:`reports.comparisons.pool_predictions`) or frames computed from them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+FPR_GRID = np.linspace(0.0, 1.0, 101)
+DPI = 150
+
+
+def save_figure(fig: plt.Figure, data: pd.DataFrame, out_dir: str | Path, stem: str) -> dict[str, Path]:
+    """Save ``fig`` as ``<stem>.png`` and ``<stem>.pdf`` and ``data`` as ``<stem>.csv``; close the figure."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {ext: out_dir / f"{stem}.{ext}" for ext in ("png", "pdf", "csv")}
+    fig.savefig(paths["png"], dpi=DPI, bbox_inches="tight")
+    # a fixed creation date keeps the PDF bytes identical on rerun
+    fig.savefig(paths["pdf"], bbox_inches="tight", metadata={"CreationDate": None})
+    plt.close(fig)
+    data.to_csv(paths["csv"], index=False)
+    return paths
+
+
+# --- ROC -------------------------------------------------------------------------------------------
+def _roc_on_grid(
+    pos: np.ndarray, score: np.ndarray, W: np.ndarray, grid: np.ndarray = FPR_GRID
+) -> np.ndarray:
+    """TPR at each grid FPR for every weight row of ``W`` (B, n) (bootstrap draw counts).
+
+    The empirical ROC is built once from the score order; tied scores form one step. TPR at a grid FPR
+    is linearly interpolated between the ROC vertices (the usual vertical-averaging convention).
+    """
+    order = np.argsort(-score, kind="mergesort")
+    s = score[order]
+    last_of_tie = np.r_[s[1:] != s[:-1], True]  # keep a vertex only after the last of tied scores
+    P = W[:, order] * pos[order][None, :]
+    N = W[:, order] * (~pos[order])[None, :]
+    tp = np.cumsum(P, axis=1)[:, last_of_tie]
+    fp = np.cumsum(N, axis=1)[:, last_of_tie]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = np.hstack([np.zeros((W.shape[0], 1)), tp / tp[:, -1:]])
+        fpr = np.hstack([np.zeros((W.shape[0], 1)), fp / fp[:, -1:]])
+    out = np.empty((W.shape[0], grid.size))
+    for b in range(W.shape[0]):
+        if not (np.isfinite(tpr[b, -1]) and np.isfinite(fpr[b, -1])):
+            out[b] = np.nan
+            continue
+        # np.interp needs increasing x: at a vertical step take the highest TPR
+        out[b] = np.interp(grid, fpr[b], tpr[b], left=0.0, right=1.0)
+        out[b, grid == 0] = tpr[b][fpr[b] == 0].max()
+    return out
+
+
+def roc_band(
+    y: np.ndarray, proba: np.ndarray, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
+    """ROC curve on an FPR grid with a percentile-bootstrap band (patients resampled).
+
+    Binary: the curve of ``proba[:, 1]``. Multiclass: the macro average of the one-vs-rest curves
+    (TPR averaged over classes at each FPR). Columns: fpr, tpr, tpr_low, tpr_high.
+    """
+    y = np.asarray(y, dtype=int)
+    proba = np.asarray(proba, dtype=float)
+    n, K = proba.shape
+    rng = np.random.default_rng(seed)
+    W = (
+        np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)])
+        if n_boot
+        else np.ones((1, n))
+    )
+    classes = [1] if K == 2 else list(range(K))
+    curves = np.mean([_roc_on_grid(y == k, proba[:, k], W) for k in classes], axis=0)
+    alpha = (1.0 - level) / 2.0
+    boot = curves[1:]
+    with np.errstate(all="ignore"):
+        low = np.nanquantile(boot, alpha, axis=0) if n_boot else np.full(FPR_GRID.size, np.nan)
+        high = np.nanquantile(boot, 1 - alpha, axis=0) if n_boot else np.full(FPR_GRID.size, np.nan)
+    return pd.DataFrame({"fpr": FPR_GRID, "tpr": curves[0], "tpr_low": low, "tpr_high": high})
+
+
+def roc_figure(curves: pd.DataFrame, *, title: str, note: str = "") -> plt.Figure:
+    """Draw ROC curves with bands; ``curves`` has columns model, label, fpr, tpr, tpr_low, tpr_high."""
+    fig, ax = plt.subplots(figsize=(6.2, 5.6))
+    colors = plt.get_cmap("tab10")
+    for i, (_model, g) in enumerate(curves.groupby("model", sort=False)):
+        c = colors(i % 10)
+        ax.plot(g["fpr"], g["tpr"], color=c, lw=1.8, label=g["label"].iat[0])
+        ax.fill_between(g["fpr"], g["tpr_low"], g["tpr_high"], color=c, alpha=0.12, lw=0)
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8)
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        xlabel="False positive rate (1 - specificity)",
+        ylabel="True positive rate",
+    )
+    ax.set_title(title, fontsize=11)
+    ax.legend(loc="lower right", fontsize=7.5, frameon=True)
+    if note:
+        fig.text(0.01, -0.02, note, fontsize=7, ha="left", va="top", wrap=True)
+    ax.set_aspect("equal")
+    return fig
+
+
+# --- forest plot -----------------------------------------------------------------------------------
+def forest_figure(
+    rows: pd.DataFrame, *, title: str, xlabel: str = "ΔAUC (fused - best unimodal)"
+) -> plt.Figure:
+    """Forest plot of ``delta_auc`` with ``ci_low``/``ci_high`` per row (``label``), adjusted p beside it."""
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * max(n, 1) + 1.4))
+    yy = np.arange(n)[::-1]
+    d = rows["delta_auc"].to_numpy(float)
+    lo, hi = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
+    ax.errorbar(d, yy, xerr=[d - lo, hi - d], fmt="s", color="black", ecolor="black", capsize=3, ms=5)
+    ax.axvline(0.0, color="grey", ls="--", lw=0.8)
+    ax.set_yticks(yy, rows["label"].tolist(), fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=11)
+    if n:
+        span = np.nanmax(np.abs(np.r_[lo, hi, 0.05]))
+        ax.set_xlim(-1.15 * span, 1.6 * span)
+        for y_, p in zip(yy, rows["p_adjusted"].to_numpy(float), strict=True):
+            txt = "p adj. <0.001" if p < 0.001 else f"p adj. {p:.3f}"
+            ax.text(1.58 * span, y_, txt, va="center", ha="right", fontsize=7.5)
+    else:
+        ax.text(0.5, 0.5, "no fused model to compare", transform=ax.transAxes, ha="center")
+    ax.set_ylim(-0.7, n - 0.3)
+    return fig
+
+
+# --- calibration -----------------------------------------------------------------------------------
+def calibration_bins(y: np.ndarray, proba: np.ndarray, *, n_bins: int = 10) -> pd.DataFrame:
+    """Reliability points on quantile bins. Binary: P(y=1) vs observed rate; multiclass: confidence of the
+    most probable class vs its accuracy. Columns: bin, n, mean_predicted, observed."""
+    y = np.asarray(y, dtype=int)
+    proba = np.asarray(proba, dtype=float)
+    if proba.shape[1] == 2:
+        p, hit = proba[:, 1], (y == 1).astype(float)
+    else:
+        p, hit = proba.max(axis=1), (proba.argmax(axis=1) == y).astype(float)
+    n_bins = int(max(2, min(n_bins, len(y) // 20)))
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1)))
+    idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(len(edges) - 2, 0))
+    frame = pd.DataFrame({"bin": idx, "p": p, "hit": hit})
+    out = frame.groupby("bin").agg(n=("p", "size"), mean_predicted=("p", "mean"), observed=("hit", "mean"))
+    return out.reset_index()
+
+
+def calibration_figure(points: pd.DataFrame, *, title: str, multiclass: bool) -> plt.Figure:
+    """Reliability diagram; ``points`` has model, label, mean_predicted, observed, n."""
+    fig, ax = plt.subplots(figsize=(6.2, 5.6))
+    colors = plt.get_cmap("tab10")
+    for i, (_, g) in enumerate(points.groupby("model", sort=False)):
+        ax.plot(
+            g["mean_predicted"],
+            g["observed"],
+            marker="o",
+            ms=4,
+            lw=1.4,
+            color=colors(i % 10),
+            label=g["label"].iat[0],
+        )
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8, label="perfect calibration")
+    what = "confidence of the predicted class" if multiclass else "predicted probability"
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel=f"Mean {what}",
+        ylabel="Observed accuracy" if multiclass else "Observed fraction positive",
+    )
+    ax.set_title(title, fontsize=11)
+    ax.legend(loc="upper left", fontsize=7.5)
+    ax.set_aspect("equal")
+    return fig
+
+
+# --- performance by availability pattern -----------------------------------------------------------
+def pattern_figure(frame: pd.DataFrame, *, title: str, ylabel: str = "AUC") -> plt.Figure:
+    """AUC (with CI) per availability pattern for each model; ``frame``: model, label, pattern, n, auc,
+    auc_low, auc_high. Patterns where the AUC is undefined (one class, too few patients) are left out."""
+    patterns = (
+        list(dict.fromkeys(frame.sort_values("n_pattern", ascending=False)["pattern"])) if len(frame) else []
+    )
+    models = list(dict.fromkeys(frame["model"]))
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.2 * len(patterns) + 2.5), 4.8))
+    colors = plt.get_cmap("tab10")
+    width = 0.8 / max(len(models), 1)
+    for i, model in enumerate(models):
+        g = frame[(frame["model"] == model) & frame["auc"].notna()]
+        x = np.array([patterns.index(p) for p in g["pattern"]]) - 0.4 + width * (i + 0.5)
+        a = g["auc"].to_numpy(float)
+        err = np.vstack([a - g["auc_low"].to_numpy(float), g["auc_high"].to_numpy(float) - a])
+        err = np.where(np.isfinite(err), np.clip(err, 0, None), 0.0)
+        ax.errorbar(
+            x,
+            a,
+            yerr=err,
+            fmt="o",
+            ms=4,
+            capsize=2,
+            color=colors(i % 10),
+            label=g["label"].iat[0] if len(g) else model,
+        )
+    ax.axhline(0.5, color="grey", ls="--", lw=0.8)
+    counts = frame.drop_duplicates("pattern").set_index("pattern")["n_pattern"] if len(frame) else {}
+    ax.set_xticks(range(len(patterns)), [f"{p}\n(n={int(counts[p])})" for p in patterns], fontsize=8)
+    ax.set_xlabel("Modality availability pattern")
+    ax.set(ylabel=ylabel, ylim=(0, 1.02))
+    ax.set_title(title, fontsize=11)
+    if models:
+        ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    if not patterns:
+        ax.text(
+            0.5, 0.5, "no pattern with enough patients of every class", transform=ax.transAxes, ha="center"
+        )
+    return fig

@@ -1,0 +1,116 @@
+"""The standalone ``report.tex`` that inputs every table and includes every figure, and its pdflatex build."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reports.tables import latex_escape
+
+PREAMBLE = r"""\documentclass[10pt,a4paper]{article}
+\usepackage[utf8]{inputenc}
+\usepackage[margin=2cm]{geometry}
+\usepackage{booktabs}
+\usepackage{graphicx}
+\usepackage{float}
+\usepackage{longtable}
+\floatplacement{table}{H}
+\floatplacement{figure}{H}
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{4pt}
+"""
+
+
+@dataclass(frozen=True)
+class FigureEntry:
+    """A figure of the report: its PDF path (relative to the report folder), caption and label."""
+
+    path: str
+    caption: str
+    label: str
+    width: str = r"0.85\linewidth"
+
+
+@dataclass(frozen=True)
+class Section:
+    """A report section: a title, optional paragraphs, tables (``.tex`` paths relative to the report)
+    and figures."""
+
+    title: str
+    paragraphs: Sequence[str] = ()
+    tables: Sequence[str] = ()
+    figures: Sequence[FigureEntry] = ()
+
+
+def render_report(title: str, sections: Sequence[Section], *, preface: Sequence[str] = ()) -> str:
+    """The LaTeX source of the report. ``paragraphs`` and captions are plain text (escaped here)."""
+    lines = [PREAMBLE, r"\title{" + latex_escape(title) + "}", r"\date{}", r"\begin{document}", r"\maketitle"]
+    lines += [latex_escape(p) + "\n" for p in preface]
+    for sec in sections:
+        lines.append(r"\section{" + latex_escape(sec.title) + "}")
+        lines += [latex_escape(p) + "\n" for p in sec.paragraphs]
+        for tex in sec.tables:
+            lines.append(r"\input{" + Path(tex).as_posix() + "}")
+        for fig in sec.figures:
+            lines += [
+                r"\begin{figure}",
+                r"\centering",
+                r"\includegraphics[width=" + fig.width + "]{" + Path(fig.path).as_posix() + "}",
+                r"\caption{" + latex_escape(fig.caption) + "}",
+                r"\label{" + fig.label + "}",
+                r"\end{figure}",
+            ]
+        lines.append(r"\clearpage")
+    lines.append(r"\end{document}")
+    return "\n".join(lines) + "\n"
+
+
+def write_report_tex(
+    out_dir: str | Path, title: str, sections: Sequence[Section], *, preface: Sequence[str] = ()
+) -> Path:
+    """Write ``report.tex`` into ``out_dir`` (paths inside are relative to it) and return its path."""
+    out_dir = Path(out_dir)
+    for sec in sections:
+        missing = [p for p in [*sec.tables, *(f.path for f in sec.figures)] if not (out_dir / p).exists()]
+        if missing:
+            raise FileNotFoundError(f"report.tex would reference missing files: {missing}")
+    path = out_dir / "report.tex"
+    path.write_text(render_report(title, sections, preface=preface), encoding="utf-8")
+    return path
+
+
+class LatexError(RuntimeError):
+    """pdflatex failed; the message holds the first error lines of the log."""
+
+
+def compile_pdf(tex_path: str | Path, *, runs: int = 2, timeout: float = 120.0) -> Path | None:
+    """Build the PDF with pdflatex (two runs resolve references). Returns None when pdflatex is absent."""
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        return None
+    tex_path = Path(tex_path).resolve()
+    env = {**os.environ, "TEXMFOUTPUT": str(tex_path.parent)}
+    for _ in range(runs):
+        proc = subprocess.run(
+            [exe, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", tex_path.name],
+            cwd=tex_path.parent,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            env=env,
+        )
+        if proc.returncode != 0:
+            errors = [
+                ln
+                for ln in proc.stdout.splitlines()
+                if ln.startswith("!") or ":" in ln and "error" in ln.lower()
+            ]
+            raise LatexError(
+                f"pdflatex failed on {tex_path}: " + " | ".join(errors[:8] or proc.stdout.splitlines()[-8:])
+            )
+    return tex_path.with_suffix(".pdf")

@@ -1,0 +1,473 @@
+"""Publication tables built from data frames, written as LaTeX (booktabs), Markdown and CSV.
+
+Every table is a :class:`Table`: the raw numbers (``data``, saved as CSV), the formatted cells
+(``display``), which cells are bold, a caption, a label and notes. Only packages shipped with
+texlive-latex-base/recommended are used (booktabs, graphicx; longtable for long tables).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.schema import MODALITIES, SEVERITY_CLASSES
+
+MODEL_KEYS: tuple[str, ...] = ("task", "modality_set", "estimator", "fusion")
+"""Columns that identify a model (all cells of one model share them)."""
+
+LONG_TABLE_ROWS = 40
+"""Tables with more body rows than this are written as a longtable (they would not fit one page)."""
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "+": r"{+}",
+    "–": "--",
+    "—": "---",
+    "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "Δ": r"$\Delta$",
+    "µ": r"$\mu$",
+    "μ": r"$\mu$",
+    "·": r"$\cdot$",
+    "−": "-",
+    "✓": "yes",
+}
+_LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
+
+
+def latex_escape(text: object) -> str:
+    """Escape ``text`` for LaTeX text mode; characters pdflatex cannot typeset are transliterated."""
+    s = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+    s = _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group(0)], s)
+    if not s.isascii():  # keep Latin-1 letters (utf8 inputenc knows them), transliterate the rest
+        s = "".join(
+            ch
+            if ord(ch) < 256
+            else unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "?"
+            for ch in s
+        )
+    return s
+
+
+def markdown_escape(text: object) -> str:
+    s = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+    return s.replace("|", r"\|").replace("\n", " ")
+
+
+def fmt_num(x: float, digits: int = 3) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def fmt_ci(est: float, low: float, high: float, digits: int = 3) -> str:
+    if est is None or not np.isfinite(est):
+        return "–"
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return fmt_num(est, digits)
+    return f"{est:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
+
+
+def fmt_p(p: float) -> str:
+    if p is None or not np.isfinite(p):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def model_label(modality_set: str, fusion: str, estimator: str) -> str:
+    """Readable model name used in tables and figures, e.g. ``imaging+pro / early / enet``."""
+    return f"{modality_set} / {fusion} / {estimator}"
+
+
+@dataclass
+class Table:
+    """A table: raw ``data`` (CSV), formatted ``display`` cells, bold mask, caption, label and notes."""
+
+    name: str
+    data: pd.DataFrame
+    display: pd.DataFrame
+    caption: str
+    label: str
+    notes: list[str] = field(default_factory=list)
+    bold: pd.DataFrame | None = None
+    group_by: str | None = None
+    align: str | None = None
+
+    def _bold(self, i: int, j: int) -> bool:
+        return bool(self.bold is not None and self.bold.iat[i, j])
+
+    def _rows(self) -> list[tuple[bool, list[str]]]:
+        """(starts_new_group, cells) per row; repeated group values are blanked."""
+        out, prev = [], object()
+        cols = list(self.display.columns)
+        gj = cols.index(self.group_by) if self.group_by in cols else None
+        for i in range(len(self.display)):
+            cells = [str(v) for v in self.display.iloc[i].tolist()]
+            new_group = False
+            if gj is not None:
+                new_group = i > 0 and cells[gj] != prev
+                prev = cells[gj]
+                if i > 0 and not new_group:
+                    cells[gj] = ""
+            out.append((new_group, cells))
+        return out
+
+    def to_latex(self) -> str:
+        cols = list(self.display.columns)
+        align = self.align or "".join(
+            "l" if self.display[c].map(lambda v: not _numeric_looking(v)).any() else "r" for c in cols
+        )
+        header = " & ".join(latex_escape(c) for c in cols) + r" \\"
+        body = []
+        for i, (new_group, cells) in enumerate(self._rows()):
+            if new_group:
+                body.append(r"\midrule")
+            tex = [
+                (r"\textbf{" + latex_escape(v) + "}") if self._bold(i, j) and v else latex_escape(v)
+                for j, v in enumerate(cells)
+            ]
+            body.append(" & ".join(tex) + r" \\")
+        notes = " ".join(latex_escape(n) for n in self.notes)
+        caption = latex_escape(self.caption)
+        if len(self.display) > LONG_TABLE_ROWS:
+            lines = [
+                r"{\footnotesize",
+                r"\begin{longtable}{" + align + "}",
+                r"\caption{" + caption + r"}\label{" + self.label + r"}\\",
+                r"\toprule",
+                header,
+                r"\midrule",
+                r"\endfirsthead",
+                r"\toprule",
+                header,
+                r"\midrule",
+                r"\endhead",
+                r"\bottomrule",
+                r"\endfoot",
+                *body,
+            ]
+            if notes:
+                lines += [
+                    r"\midrule",
+                    r"\multicolumn{" + str(len(cols)) + r"}{p{0.9\linewidth}}{" + notes + r"}\\",
+                ]
+            lines += [r"\end{longtable}", "}"]
+            return "\n".join(lines) + "\n"
+        lines = [
+            r"\begin{table}",
+            r"\centering",
+            r"\caption{" + caption + "}",
+            r"\label{" + self.label + "}",
+            r"\small",
+            r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
+            r"\begin{tabular}{" + align + "}",
+            r"\toprule",
+            header,
+            r"\midrule",
+            *body,
+            r"\bottomrule",
+            r"\end{tabular}}",
+        ]
+        if notes:
+            lines += [r"\par\smallskip", r"\parbox{\linewidth}{\footnotesize " + notes + "}"]
+        lines.append(r"\end{table}")
+        return "\n".join(lines) + "\n"
+
+    def to_markdown(self) -> str:
+        cols = list(self.display.columns)
+        lines = [f"**{markdown_escape(self.caption)}**", ""]
+        lines.append("| " + " | ".join(markdown_escape(c) for c in cols) + " |")
+        lines.append("|" + "|".join("---" for _ in cols) + "|")
+        for i, (_, cells) in enumerate(self._rows()):
+            md = [
+                f"**{markdown_escape(v)}**" if self._bold(i, j) and v else markdown_escape(v)
+                for j, v in enumerate(cells)
+            ]
+            lines.append("| " + " | ".join(md) + " |")
+        if self.notes:
+            lines += ["", *(f"_{markdown_escape(n)}_" for n in self.notes)]
+        return "\n".join(lines) + "\n"
+
+    def save(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write ``<name>.tex``, ``<name>.md`` and ``<name>.csv`` (the raw data) into ``out_dir``."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = {fmt: out_dir / f"{self.name}.{fmt}" for fmt in ("tex", "md", "csv")}
+        paths["tex"].write_text(self.to_latex(), encoding="utf-8")
+        paths["md"].write_text(self.to_markdown(), encoding="utf-8")
+        self.data.to_csv(paths["csv"], index=False)
+        return paths
+
+
+def _numeric_looking(v: object) -> bool:
+    s = str(v).strip()
+    return s in ("", "–") or bool(re.fullmatch(r"[<>]?-?\d[\d.,]*( \(.*\))?%?( \[.*\])?", s))
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", s).strip("-").lower()
+
+
+# --- Table 1: cohort characteristics ----------------------------------------------------------------
+_CATEGORICAL_HINT = ("sex", "site", "montreal_location", "montreal_behaviour", "perianal", "montreal_l4")
+
+
+def cohort_table(
+    cohort: pd.DataFrame, *, group: str = "severity", order: tuple[str, ...] = SEVERITY_CLASSES
+) -> Table:
+    """Table 1: patient characteristics by ``group`` (severity class) with missing-data counts (tableone)."""
+    from tableone import TableOne
+
+    skip = {"patient_id", group}
+    df = cohort[[c for c in cohort.columns if not c.startswith("features_")]].copy()
+    avail = [c for c in df.columns if c.startswith("avail_") or pd.api.types.is_bool_dtype(df[c])]
+    for c in avail:  # flags as yes/no counts
+        df[c] = df[c].map({True: "yes", False: "no"}).astype(object)
+    columns = [c for c in df.columns if c not in skip]
+    categorical = [
+        c for c in columns if c in _CATEGORICAL_HINT or c in avail or not pd.api.types.is_numeric_dtype(df[c])
+    ]
+    for c in categorical:  # tableone counts None as a level; NaN is counted as missing
+        df[c] = df[c].astype(object).where(df[c].notna(), np.nan)
+    continuous = [c for c in columns if c not in categorical]
+    nonnormal = [c for c in continuous if c != "age"]
+    levels = [g for g in order if g in set(df[group].dropna())] + sorted(set(df[group].dropna()) - set(order))
+    t1 = TableOne(
+        df,
+        columns=columns,
+        categorical=categorical,
+        continuous=continuous,
+        nonnormal=nonnormal,
+        groupby=group,
+        order={group: levels},
+        missing=True,
+        pval=False,
+        overall=True,
+    ).tableone
+    t1 = t1.copy()
+    t1.columns = [c[-1] for c in t1.columns]
+    t1 = t1.reset_index()
+    t1.columns = ["Characteristic", "Level", *t1.columns[2:]]
+    t1 = t1.astype(str).replace({"nan": "", "None": ""})
+    t1["Characteristic"] = t1["Characteristic"].str.replace("median [Q1,Q3]", "median [IQR]", regex=False)
+    display = t1[["Characteristic", "Level", "Overall", *levels, "Missing"]]
+    display.columns = ["Characteristic", "Level", "Overall", *levels, "Missing (n)"]
+    return Table(
+        name="table1_cohort",
+        data=display.copy(),
+        display=display,
+        caption=f"Patient characteristics by {group.replace('_', ' ')} class (Table 1).",
+        label="tab:cohort",
+        notes=[
+            "Continuous variables: mean (SD) when near-normal (age), otherwise median [IQR]; categorical: n (%).",
+            "Missing (n): patients without a value, over the whole cohort; percentages exclude missing values.",
+            "avail_<modality>: whether the patient has that modality.",
+        ],
+        group_by="Characteristic",
+        align="ll" + "r" * (len(display.columns) - 2),
+    )
+
+
+# --- modality availability -------------------------------------------------------------------------
+def availability_frame(cohort: pd.DataFrame, *, group: str = "severity") -> pd.DataFrame:
+    """Availability patterns (e.g. ``imaging+pro``) with counts overall and by ``group``."""
+    mods = [m for m in MODALITIES if f"avail_{m}" in cohort.columns]
+    flags = cohort[[f"avail_{m}" for m in mods]].fillna(False).astype(bool)
+    pattern = flags.apply(lambda r: "+".join(m for m, v in zip(mods, r, strict=True) if v) or "none", axis=1)
+    out = pd.DataFrame({"pattern": pattern})
+    for m in mods:
+        out[m] = flags[f"avail_{m}"].to_numpy()
+    frame = out.groupby("pattern", sort=False).agg(**{m: (m, "first") for m in mods}, n=("pattern", "size"))
+    frame["percent"] = 100.0 * frame["n"] / len(cohort)
+    if group in cohort.columns:
+        by = pd.crosstab(pattern, cohort[group])
+        levels = [g for g in SEVERITY_CLASSES if g in by.columns] + [
+            g for g in by.columns if g not in SEVERITY_CLASSES
+        ]
+        frame = frame.join(by[levels])
+    return frame.sort_values("n", ascending=False, kind="stable").reset_index()
+
+
+def availability_table(cohort: pd.DataFrame, *, group: str = "severity") -> Table:
+    frame = availability_frame(cohort, group=group)
+    mods = [m for m in MODALITIES if m in frame.columns]
+    display = pd.DataFrame({"Pattern": frame["pattern"]})
+    for m in mods:
+        display[m] = np.where(frame[m], "yes", "–")
+    display["n"] = frame["n"].astype(int).astype(str)
+    display["%"] = frame["percent"].map(lambda v: f"{v:.1f}")
+    for g in frame.columns[len(mods) + 3 :]:
+        display[str(g)] = frame[g].astype(int).astype(str)
+    counts = ", ".join(f"{m}: {int(frame.loc[frame[m], 'n'].sum())}" for m in mods)
+    return Table(
+        name="table_availability",
+        data=frame,
+        display=display,
+        caption="Modality availability patterns (patients per pattern, overall and by class).",
+        label="tab:availability",
+        notes=[f"Patients with each modality: {counts}; N = {int(frame['n'].sum())}."],
+    )
+
+
+# --- model performance -----------------------------------------------------------------------------
+PERFORMANCE_COLUMNS: dict[str, tuple[str, str]] = {
+    "auc": ("AUC (95% CI)", "max"),
+    "balanced_accuracy": ("Bal. acc.", "max"),
+    "f1": ("F1", "max"),
+    "brier": ("Brier", "min"),
+}
+
+
+def performance_table(
+    perf: pd.DataFrame, *, task: str, task_type: str, level: float = 0.95, notes=()
+) -> Table:
+    """Model performance of one task, grouped by modality set and fusion; the best value per column bold.
+
+    ``perf`` has one row per model: MODEL_KEYS, n, auc, auc_low, auc_high, balanced_accuracy, f1, brier.
+    """
+    frame = perf[perf["task"] == task].copy()
+    frame["_k"] = frame["modality_set"].map(lambda s: (len(s.split("+")), s))
+    frame = frame.sort_values(["_k", "fusion", "estimator"], kind="stable").drop(columns="_k")
+    frame = frame.reset_index(drop=True)
+    pct = int(round(level * 100))
+    display = pd.DataFrame(
+        {
+            "Modality set": frame["modality_set"],
+            "Fusion": frame["fusion"],
+            "Estimator": frame["estimator"],
+            "n": frame["n"].astype(int).astype(str),
+            f"AUC ({pct}% CI)": [
+                fmt_ci(a, lo, hi)
+                for a, lo, hi in zip(frame["auc"], frame["auc_low"], frame["auc_high"], strict=True)
+            ],
+            "Bal. acc.": frame["balanced_accuracy"].map(fmt_num),
+            "F1": frame["f1"].map(fmt_num),
+            "Brier": frame["brier"].map(fmt_num),
+        }
+    )
+    bold = pd.DataFrame(False, index=display.index, columns=display.columns)
+    for key, col in zip(PERFORMANCE_COLUMNS, [f"AUC ({pct}% CI)", "Bal. acc.", "F1", "Brier"], strict=True):
+        vals = frame[key].to_numpy(float).round(3)
+        if np.isfinite(vals).any():
+            best = np.nanmax(vals) if PERFORMANCE_COLUMNS[key][1] == "max" else np.nanmin(vals)
+            bold[col] = vals == best
+    f1_kind = "F1 of the positive class" if task_type == "binary" else "macro F1"
+    auc_kind = "AUC" if task_type == "binary" else "macro one-vs-rest AUC"
+    return Table(
+        name=f"table_performance_{_slug(task)}",
+        data=frame,
+        display=display,
+        caption=f"Model performance, task {task} ({task_type}).",
+        label=f"tab:performance-{_slug(task)}",
+        notes=[
+            f"{auc_kind} with {pct}% CI; balanced accuracy and {f1_kind} at the most probable class; "
+            "Brier score (lower is better). Bold: best value per column.",
+            *notes,
+        ],
+        bold=bold,
+        group_by="Modality set",
+    )
+
+
+# --- pairwise comparisons --------------------------------------------------------------------------
+FAMILY_TITLES = {
+    "fusion_vs_best_unimodal": "Fusion vs best unimodal (same estimator)",
+    "vs_best_overall": "vs best overall",
+    "top_pairs": "Pairs among the top models",
+}
+
+
+def comparison_table(summary: pd.DataFrame, *, task: str, level: float = 0.95, notes=()) -> Table:
+    """Pairwise comparisons of one task: ΔAUC with CI, DeLong p, adjusted p and the family."""
+    frame = summary[summary["task"] == task].reset_index(drop=True)
+    pct = int(round(level * 100))
+    display = pd.DataFrame(
+        {
+            "Family": frame["family"].map(lambda f: FAMILY_TITLES.get(f, f)),
+            "Model A": frame["model_a"],
+            "Model B": frame["model_b"],
+            "n": frame["n"].astype(int).astype(str),
+            f"ΔAUC ({pct}% CI)": [
+                fmt_ci(d, lo, hi)
+                for d, lo, hi in zip(frame["delta_auc"], frame["ci_low"], frame["ci_high"], strict=True)
+            ],
+        }
+    )
+    if "boot_ci_low" in frame and frame["boot_ci_low"].notna().any():
+        display[f"Bootstrap {pct}% CI"] = [
+            "–" if not np.isfinite(lo) else f"{lo:.3f}–{hi:.3f}"
+            for lo, hi in zip(frame["boot_ci_low"], frame["boot_ci_high"], strict=True)
+        ]
+    display["p"] = frame["p_value"].map(fmt_p)
+    display["p adj."] = frame["p_adjusted"].map(fmt_p)
+    methods = sorted(set(frame["adjust_method"].dropna())) if len(frame) else []
+    tests = sorted(set(frame["test"].dropna())) if len(frame) else []
+    bold = pd.DataFrame(False, index=display.index, columns=display.columns)
+    bold["p adj."] = frame["p_adjusted"].to_numpy(float) < (1 - level)
+    return Table(
+        name=f"table_comparisons_{_slug(task)}",
+        data=frame,
+        display=display,
+        caption=f"Pairwise model comparisons, task {task}.",
+        label=f"tab:comparisons-{_slug(task)}",
+        notes=[
+            "ΔAUC = AUC(A) - AUC(B) on the patients both models predicted.",
+            f"Test: {', '.join(tests) or '-'}; p adjusted within each family ({', '.join(methods) or '-'}); "
+            f"bold: adjusted p < {1 - level:.2f}.",
+            *notes,
+        ],
+        bold=bold,
+        group_by="Family",
+    )
+
+
+def failed_cells_table(cells: pd.DataFrame) -> Table:
+    """Cells whose status is not ``ok``, one row per model with the failed repeats/folds and the errors."""
+    failed = cells[cells["status"].astype(str) != "ok"].copy()
+    keys = [k for k in MODEL_KEYS if k in failed.columns]
+    rows = []
+    for key, g in failed.groupby(keys, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        where = (
+            ", ".join(f"r{r}/f{f}" for r, f in zip(g["repeat"], g["fold"], strict=True))
+            if {"repeat", "fold"} <= set(g.columns)
+            else ""
+        )
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "n_failed": len(g),
+                "status": ", ".join(sorted(set(g["status"].astype(str)))),
+                "where": where,
+                "error": "; ".join(sorted(set(g.get("error", pd.Series([""])).fillna("").astype(str))))[:200],
+            }
+        )
+    frame = pd.DataFrame(rows, columns=[*keys, "n_failed", "status", "where", "error"])
+    display = frame.rename(columns={"n_failed": "failed cells", "where": "repeat/fold"}).astype(str)
+    display.columns = [str(c).replace("_", " ").capitalize() for c in display.columns]
+    return Table(
+        name="table_failed_cells",
+        data=frame,
+        display=display,
+        caption="Cells that did not finish (status other than ok).",
+        label="tab:failed",
+        notes=["A model with failed cells is scored on the predictions of its finished cells only."],
+        align="l" * len(display.columns),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -157,7 +158,11 @@ class ReportConceptExtractor(Extractor):
             out[f"n_reports_{rtype}" if rtype in REPORT_TYPES else "n_reports_other"] += 1
         for key in ("n_sentences", "n_words", "n_mentions", *(f"n_{s}" for s in STATUSES)):
             out[key] = 0
-        for doc in nlp.pipe(inputs.texts, batch_size=16):
+        with warnings.catch_warnings():
+            # scispacy's abbreviation detector warns on every report without a "long form (SF)" pair
+            warnings.filterwarnings("ignore", message=r".*W036.*")
+            docs = list(nlp.pipe(inputs.texts, batch_size=16))
+        for doc in docs:
             out["n_sentences"] += sum(1 for s in doc.sents if any(not t.is_space for t in s))
             for tok in doc:
                 if not tok.is_alpha:
@@ -271,7 +276,7 @@ class ReportEmbeddingExtractor(Extractor):
     def embed_reports(self, texts: tuple[str, ...] | list[str]) -> np.ndarray:
         """One embedding per report, shape (n_reports, dim)."""
         model = self.model()
-        dim = model.get_sentence_embedding_dimension()
+        dim = model.get_embedding_dimension()
         chunks, owners, weights = [], [], []
         for i, text in enumerate(texts):
             for chunk in chunk_report(text, self.max_words):

@@ -1,0 +1,105 @@
+"""The one registry of estimators and fusion strategies, and the pipeline every estimator runs in.
+
+Adding an estimator: a factory ``make_x(seed)`` and a space ``space_x(trial)`` (``models/estimators.py``)
+and one line in ``ESTIMATORS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sklearn.base import BaseEstimator, clone
+from sklearn.pipeline import Pipeline
+
+from models import estimators as E
+from models.preprocess import BlockPreprocessor, SelectTopK
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """An estimator's factory (seed -> unfitted classifier) and Optuna space (trial -> pipeline params)."""
+
+    make: Callable[[int], BaseEstimator]
+    space: Callable[[Any], dict[str, Any]]
+    description: str = ""
+
+
+ESTIMATORS: dict[str, EstimatorSpec] = {
+    "prior": EstimatorSpec(E.make_prior, E.space_prior, "class prior only (no features)"),
+    "enet": EstimatorSpec(E.make_enet, E.space_enet, "elastic-net logistic regression (saga)"),
+    "svm": EstimatorSpec(E.make_svm, E.space_svm, "SVC with sigmoid-calibrated probabilities"),
+    "rf": EstimatorSpec(E.make_rf, E.space_rf, "random forest"),
+    "xgb": EstimatorSpec(E.make_xgb, E.space_xgb, "XGBoost (hist, n_jobs=1)"),
+    "mlp": EstimatorSpec(E.make_mlp, E.space_mlp, "torch MLP with early stopping"),
+}
+
+
+@dataclass(frozen=True)
+class FusionSpec:
+    """How modality blocks are combined: kind is single | early | late | hybrid."""
+
+    kind: str
+    method: str | None = None  # late: mean | weighted | stacked; hybrid: concat | gated
+    description: str = ""
+
+
+FUSIONS: dict[str, FusionSpec] = {
+    "single": FusionSpec("single", None, "one modality's block, trained on the patients who have it"),
+    "early": FusionSpec("early", None, "concatenated blocks plus missing-modality indicators"),
+    "late_mean": FusionSpec("late", "mean", "mean of per-modality model probabilities"),
+    "late_weighted": FusionSpec(
+        "late", "weighted", "per-modality probabilities weighted by inner OOF AUC-0.5"
+    ),
+    "late_stacked": FusionSpec(
+        "late", "stacked", "logistic meta-learner on out-of-fold per-modality probabilities"
+    ),
+    "hybrid_concat": FusionSpec("hybrid", "concat", "torch encoders per modality, concatenated embeddings"),
+    "hybrid_gated": FusionSpec("hybrid", "gated", "torch encoders per modality, attention-gated embeddings"),
+}
+
+
+def get_estimator_spec(name: str) -> EstimatorSpec:
+    try:
+        return ESTIMATORS[name]
+    except KeyError:
+        raise KeyError(f"unknown estimator {name!r}; registered: {sorted(ESTIMATORS)}") from None
+
+
+def get_fusion_spec(name: str) -> FusionSpec:
+    try:
+        return FUSIONS[name]
+    except KeyError:
+        raise KeyError(f"unknown fusion {name!r}; registered: {sorted(FUSIONS)}") from None
+
+
+def make_pipeline(
+    estimator: str,
+    *,
+    seed: int,
+    params: dict[str, Any] | None = None,
+    missing_indicators: bool = False,
+    text_components: int | None = 32,
+    probe: BaseEstimator | None = None,
+) -> Pipeline:
+    """``[probe] -> prep (BlockPreprocessor) -> select (SelectTopK) -> clf`` for a registered estimator.
+
+    ``probe`` (cloned) is the first step and receives the patient-indexed DataFrame unchanged.
+    """
+    spec = get_estimator_spec(estimator)
+    steps: list[tuple[str, Any]] = []
+    if probe is not None:
+        steps.append(("probe", clone(probe)))
+    steps += [
+        (
+            "prep",
+            BlockPreprocessor(text_components, missing_indicators=missing_indicators, random_state=seed),
+        ),
+        ("select", SelectTopK(None)),
+        ("clf", spec.make(seed)),
+    ]
+    pipe = Pipeline(steps)
+    if params:
+        pipe.set_params(**params)
+    return pipe

@@ -1,0 +1,218 @@
+"""A small, seeded torch MLP classifier with scikit-learn's interface, and the shared training loop."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"``: CUDA when available, else CPU; otherwise the named device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@contextlib.contextmanager
+def seeded_torch(seed: int, device: torch.device, threads: int = 1) -> Iterator[None]:
+    """Run with torch's RNGs seeded (global state restored afterwards) and ``threads`` CPU threads.
+
+    One thread because the runner parallelises over cells; it also keeps CPU results reproducible.
+    """
+    previous = torch.get_num_threads()
+    devices = [device.index or 0] if device.type == "cuda" else []
+    torch.set_num_threads(threads)
+    try:
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Train/validation row indices for early stopping (stratified when every class allows it)."""
+    n = len(y)
+    n_val = int(round(fraction * n))
+    if fraction <= 0 or n < 10 or n_val < 2:
+        return np.arange(n), None
+    counts = np.bincount(y)
+    counts = counts[counts > 0]
+    if counts.min() >= 2 and n_val >= len(counts) and n - n_val >= len(counts):
+        splitter: object = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
+    else:
+        splitter = ShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
+    train, val = next(splitter.split(np.zeros(n), y))  # type: ignore[attr-defined]
+    return np.sort(train), np.sort(val)
+
+
+def train_network(
+    model: nn.Module,
+    inputs: Sequence[torch.Tensor],
+    y: np.ndarray,
+    *,
+    forward: Callable[[nn.Module, list[torch.Tensor], bool], torch.Tensor],
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    max_epochs: int,
+    patience: int,
+    val_fraction: float,
+    seed: int,
+    device: torch.device,
+) -> nn.Module:
+    """Adam + cross-entropy with early stopping on a validation split of the training rows.
+
+    ``inputs`` are row-aligned tensors (already on ``device``); ``forward(model, batch, training)``
+    returns logits. The weights of the epoch with the lowest validation loss are restored.
+    """
+    train_idx, val_idx = validation_split(y, val_fraction, seed)
+    target = torch.as_tensor(y, dtype=torch.long, device=device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(seed)
+    best_loss, best_state, stale = np.inf, copy.deepcopy(model.state_dict()), 0
+    train_t = torch.as_tensor(train_idx, dtype=torch.long)
+    for _epoch in range(max_epochs):
+        model.train()
+        order = train_t[torch.randperm(len(train_t), generator=generator)].to(device)
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            if len(batch) < 2 and len(order) >= 2:
+                continue  # a 1-row batch carries no useful gradient and can break normalisation layers
+            optimiser.zero_grad()
+            loss = loss_fn(forward(model, [t[batch] for t in inputs], True), target[batch])
+            loss.backward()
+            optimiser.step()
+        if val_idx is None:
+            continue
+        model.eval()
+        with torch.no_grad():
+            v = torch.as_tensor(val_idx, dtype=torch.long, device=device)
+            val_loss = float(loss_fn(forward(model, [t[v] for t in inputs], False), target[v]))
+        if val_loss < best_loss - 1e-6:
+            best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    if val_idx is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model
+
+
+def validate_fit(est: BaseEstimator, X: object, y: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn input validation for a classifier's fit: finite 2-D X, classification targets.
+
+    Returns X as float64, ``classes_`` and the labels encoded as 0..n_classes-1.
+    """
+    X, y = validate_data(est, X, y, dtype=np.float64)
+    check_classification_targets(y)
+    classes, y_enc = encode_labels(y)
+    return X, classes, y_enc
+
+
+def validate_predict(est: BaseEstimator, X: object) -> np.ndarray:
+    """scikit-learn input validation for predict: fitted, same column count, finite."""
+    check_is_fitted(est)
+    return validate_data(est, X, dtype=np.float64, reset=False)
+
+
+def encode_labels(y: object) -> tuple[np.ndarray, np.ndarray]:
+    """``classes_`` and labels encoded as 0..n_classes-1."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
+    classes, encoded = np.unique(y, return_inverse=True)
+    return classes, encoded.astype(np.int64)
+
+
+def _mlp_forward(model: nn.Module, batch: list[torch.Tensor], training: bool) -> torch.Tensor:
+    return model(batch[0])
+
+
+class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
+    """Multilayer perceptron (ReLU, dropout) trained with Adam and early stopping.
+
+    Deterministic on CPU for a given ``random_state`` (None means 0); uses CUDA when ``device="auto"``
+    and a GPU is present. Expects an already preprocessed numeric matrix (see ``models.registry``).
+    """
+
+    def __init__(
+        self,
+        hidden_units: int = 64,
+        n_layers: int = 1,
+        dropout: float = 0.2,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int = 64,
+        max_epochs: int = 200,
+        patience: int = 20,
+        val_fraction: float = 0.2,
+        device: str = "auto",
+        random_state: int | None = None,
+    ) -> None:
+        self.hidden_units = hidden_units
+        self.n_layers = n_layers
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.device = device
+        self.random_state = random_state
+
+    def _build(self, n_in: int, n_out: int) -> nn.Module:
+        layers: list[nn.Module] = []
+        width = n_in
+        for _ in range(self.n_layers):
+            layers += [nn.Linear(width, self.hidden_units), nn.ReLU(), nn.Dropout(self.dropout)]
+            width = self.hidden_units
+        layers.append(nn.Linear(width, n_out))
+        return nn.Sequential(*layers)
+
+    def fit(self, X: object, y: object) -> TorchMLPClassifier:
+        X, self.classes_, y_enc = validate_fit(self, X, y)
+        X = X.astype(np.float32)
+        seed = 0 if self.random_state is None else int(self.random_state)
+        device = resolve_device(self.device)
+        with seeded_torch(seed, device):
+            model = self._build(X.shape[1], len(self.classes_)).to(device)
+            self.model_ = train_network(
+                model,
+                [torch.tensor(X, device=device)],
+                y_enc,
+                forward=_mlp_forward,
+                lr=self.lr,
+                weight_decay=self.weight_decay,
+                batch_size=self.batch_size,
+                max_epochs=self.max_epochs,
+                patience=self.patience,
+                val_fraction=self.val_fraction,
+                seed=seed,
+                device=device,
+            ).cpu()
+        return self
+
+    def predict_proba(self, X: object) -> np.ndarray:
+        X = validate_predict(self, X).astype(np.float32)
+        with torch.no_grad():
+            logits = self.model_(torch.tensor(X))
+        proba = torch.softmax(logits.double(), dim=1).numpy()
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X: object) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -1,0 +1,59 @@
+"""Small random design matrices for the models tests (blocks with missing patients, NaN/constant columns)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+HAS_TFIDF = importlib.util.find_spec("features.text_vectorize") is not None
+
+
+def make_design(
+    n: int = 60, n_classes: int = 2, seed: int = 0, text_counts: bool = HAS_TFIDF
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """X (patient-indexed, "<modality>:<feature>" columns) with signal in every block, and labels y."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % n_classes
+    rng.shuffle(y)
+    signal = y[:, None].astype(float)
+    blocks = {
+        "imaging": {f"imaging:rad__f{i:02d}": rng.normal(size=n) + 0.8 * signal[:, 0] * (i < 3) for i in range(8)},
+        "text": {f"text:emb__{i:04d}": rng.normal(size=n) + 0.6 * signal[:, 0] * (i == 0) for i in range(4)},
+        "pro": {f"pro:pro__s{i}": rng.normal(size=n) + 0.7 * signal[:, 0] * (i < 2) for i in range(5)},
+    }
+    if text_counts:
+        for i in range(6):
+            lam = 1.0 + 2.0 * (y == (i % n_classes)) if i < 3 else np.full(n, 1.5)
+            blocks["text"][f"text:txt__cnt__term{i}"] = rng.poisson(lam).astype(float)
+    X = pd.DataFrame({c: v for b in blocks.values() for c, v in b.items()})
+    X.index = pd.Index([f"P{i:04d}" for i in range(n)], name="patient_id")
+    X["imaging:rad__allnan"] = np.nan
+    X["pro:pro__const"] = 3.0
+    # missing modalities (whole blocks NaN), never all three for the same patient
+    for m, frac in (("imaging", 0.2), ("text", 0.15), ("pro", 0.1)):
+        cols = [c for c in X.columns if c.startswith(f"{m}:")]
+        rows = rng.random(n) < frac
+        X.loc[rows, cols] = np.nan
+    X.iloc[:, 1] = np.where(rng.random(n) < 0.1, np.nan, X.iloc[:, 1])  # scattered missing values
+    return X, y
+
+
+class RecordingProbe(TransformerMixin, BaseEstimator):
+    """Records the patient ids every fit/transform sees, keyed by ``tag``, in a class-level log."""
+
+    log: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+
+    def __init__(self, tag: str = "default") -> None:
+        self.tag = tag
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> RecordingProbe:
+        assert isinstance(X, pd.DataFrame)
+        RecordingProbe.log.setdefault(self.tag, []).append(("fit", tuple(X.index)))
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        RecordingProbe.log.setdefault(self.tag, []).append(("transform", tuple(X.index)))
+        return X

@@ -53,8 +53,8 @@ class TfidfSVD(TransformerMixin, BaseEstimator):
             counts = [c for c in names if self.count_marker in c]
             others = [c for c in names if self.count_marker not in c]
             C = X[counts].to_numpy(dtype=np.float64) if counts else np.zeros((len(X), 0))
-            O = X[others].to_numpy(dtype=np.float64) if others else np.zeros((len(X), 0))
-            return C, O, counts, others
+            rest = X[others].to_numpy(dtype=np.float64) if others else np.zeros((len(X), 0))
+            return C, rest, counts, others
         arr = np.asarray(X, dtype=np.float64)
         if arr.ndim != 2:
             raise ValueError(f"TfidfSVD expects a 2-D input, got shape {arr.shape}")
@@ -109,20 +109,24 @@ class TfidfSVD(TransformerMixin, BaseEstimator):
         if isinstance(X, pd.DataFrame):
             missing = [c for c in self.count_columns_ + self.other_columns_ if c not in X.columns]
             if missing:
-                raise ValueError(f"TfidfSVD.transform: {len(missing)} fitted columns are missing, e.g. {missing[:3]}")
+                raise ValueError(
+                    f"TfidfSVD.transform: {len(missing)} fitted columns are missing, e.g. {missing[:3]}"
+                )
             C = X[self.count_columns_].to_numpy(dtype=np.float64)
-            O = X[self.other_columns_].to_numpy(dtype=np.float64)
+            rest = X[self.other_columns_].to_numpy(dtype=np.float64)
         else:
-            C, O, _, _ = self._split(X)
+            C, rest, _, _ = self._split(X)
             if C.shape[1] != len(self.count_columns_):
-                raise ValueError(f"TfidfSVD.transform: expected {len(self.count_columns_)} columns, got {C.shape[1]}")
+                raise ValueError(
+                    f"TfidfSVD.transform: expected {len(self.count_columns_)} columns, got {C.shape[1]}"
+                )
         rows = ~np.isnan(C).any(axis=1)
         width = self.svd_.n_components if self.svd_ is not None else len(self.vocabulary_)
         T = np.full((len(C), width), np.nan)
         if rows.any():
             W = self._tfidf(C[rows])
             T[rows] = self.svd_.transform(W) if self.svd_ is not None else W
-        return np.hstack([T, O]) if self.passthrough else T
+        return np.hstack([T, rest]) if self.passthrough else T
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "idf_")

@@ -257,7 +257,11 @@ class ReportEmbeddingExtractor(Extractor):
     prefix: ClassVar[str] = "emb__"
 
     def __init__(
-        self, model_path: str | None = None, max_words: int = 150, batch_size: int = 32, normalize: bool = True
+        self,
+        model_path: str | None = None,
+        max_words: int = 150,
+        batch_size: int = 32,
+        normalize: bool = True,
     ) -> None:
         self.model_path = model_path
         self.max_words = max_words

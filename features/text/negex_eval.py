@@ -57,11 +57,15 @@ def read_negex(path: str | Path) -> list[tuple[str, str, bool]]:
             label = (row.get("Negation") or "").strip()
             if label not in ("Affirmed", "Negated"):
                 raise ValueError(f"{path}, line {i}, field 'Negation': {label!r} is not Affirmed/Negated")
-            rows.append(((row["Sentence"] or "").strip().strip('"'), row["Concept"].strip(), label == "Negated"))
+            rows.append(
+                ((row["Sentence"] or "").strip().strip('"'), row["Concept"].strip(), label == "Negated")
+            )
     return rows
 
 
-def predict_negated(sentences_concepts: list[tuple[str, str]], *, max_scope: int | None = 6) -> list[bool | None]:
+def predict_negated(
+    sentences_concepts: list[tuple[str, str]], *, max_scope: int | None = 6
+) -> list[bool | None]:
     """For each (sentence, concept): is the concept span negated? None where the span is not found."""
     nlp = get_nlp(max_scope=max_scope)
     pre = [nlp.get_pipe(n) for n in ("sentencizer", "cd_sections")]

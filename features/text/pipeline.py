@@ -37,6 +37,9 @@ from spacy.tokens import Doc, Span, Token
 from features.text.kb import DEFAULT_KB_PATH, Concept, build_candidate_generator, load_kb
 from features.text.negation import add_context
 
+# scispacy's abbreviation detector runs an empty matcher on reports without a "long form (SF)" pair
+warnings.filterwarnings("ignore", message=r".*\[W036\].*", module=r"scispacy\.abbreviation")
+
 SECTION_LABELS = ("body", "history", "technique", "findings", "impression", "other")
 _SECTION_HEADERS: dict[str, tuple[str, ...]] = {
     "history": (
@@ -52,7 +55,15 @@ _SECTION_HEADERS: dict[str, tuple[str, ...]] = {
         "reason for referral",
         "clinical question",
     ),
-    "technique": ("technique", "protocol", "sequences", "procedure", "comparison", "examination", "preparation"),
+    "technique": (
+        "technique",
+        "protocol",
+        "sequences",
+        "procedure",
+        "comparison",
+        "examination",
+        "preparation",
+    ),
     "findings": ("findings", "report", "description", "macroscopic", "microscopic", "gross description"),
     "impression": (
         "impression",
@@ -160,7 +171,9 @@ def ruler_patterns(nlp: Language, concepts: tuple[Concept, ...], *, fuzzy: bool)
         if fuzzy:
             for syn in c.synonyms:
                 if " " not in syn and syn.isalpha() and len(syn) >= 7:
-                    patterns.append({"label": label, "id": "~" + c.cui, "pattern": [{"LOWER": {"FUZZY1": syn}}]})
+                    patterns.append(
+                        {"label": label, "id": "~" + c.cui, "pattern": [{"LOWER": {"FUZZY1": syn}}]}
+                    )
     return patterns
 
 
@@ -247,8 +260,12 @@ class CDLinker:
         taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
         if Doc.has_extension("abbreviations"):
             for short in doc._.abbreviations:
-                if short._.long_form is not None and not any(i in taken for i in range(short.start, short.end)):
-                    mentions.append((Span(doc, short.start, short.end, label="ABBREVIATION"), short._.long_form.text, ""))
+                if short._.long_form is not None and not any(
+                    i in taken for i in range(short.start, short.end)
+                ):
+                    mentions.append(
+                        (Span(doc, short.start, short.end, label="ABBREVIATION"), short._.long_form.text, "")
+                    )
                     taken.update(range(short.start, short.end))
         texts = [m[1] for m in mentions]
         if self._umls is not None:
@@ -278,7 +295,9 @@ class CDLinker:
         out: list[tuple[str, float] | None] = []
         for cands in gen(texts, self._umls.k):
             scored = sorted(((max(c.similarities), c.concept_id) for c in cands), reverse=True)
-            out.append((scored[0][1], float(scored[0][0])) if scored and scored[0][0] >= self.threshold else None)
+            out.append(
+                (scored[0][1], float(scored[0][0])) if scored and scored[0][0] >= self.threshold else None
+            )
         return out
 
 

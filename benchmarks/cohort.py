@@ -128,6 +128,7 @@ class _Inspector:
         self.pro_columns: list[str] = []
         self.counts: dict[str, dict[str, int]] = {}
         self._image_cache: dict[Path, tuple[imageio.ImageInfo | None, str | None]] = {}
+        self.no_label_one: dict[Path, list[int]] = {}
         self._mask_cache: dict[Path, tuple[imageio.ImageInfo | None, str | None, str | None]] = {}
 
     # -- recording ----------------------------------------------------------------------------------
@@ -487,30 +488,43 @@ class _Inspector:
                 content = f"mask has {info.n_components} components per voxel; expected a label image"
             elif not (arr > 0).any():
                 content = "mask is empty (no voxel > 0)"
+            elif not (arr == 1).any():
+                labels = [int(v) for v in np.unique(arr[arr > 0])[:5]]
+                self.no_label_one[path] = labels
             self._mask_cache[path] = (info, None, content)
         return self._mask_cache[path]
 
     def _check_scan(self, pid: str, row: _Row, paths: dict[str, Path]) -> bool:
         f = schema.IMAGING_FILE
         where = f"({f} row {row.num}); scan ignored"
+        img_rel, mask_rel = row.cells["image"].strip(), row.cells["mask"].strip()
+
+        def error(rel: str, field: str, message: str) -> None:
+            self.error_excluding(
+                rel, f"{message} {where}", patient=pid, field=field, row=row.num, excluded_file=f
+            )
+
         img_info, img_err = self._image(paths["image"])
         if img_err:
-            self.error_excluding(row.cells["image"].strip(), f"unreadable or corrupt image: {img_err} {where}",
-                                 patient=pid, field="image", row=row.num, excluded_file=f)  # fmt: skip
+            error(img_rel, "image", f"unreadable or corrupt image: {img_err}")
+        elif img_info is not None and (img_info.dimension != 3 or img_info.n_components != 1):
+            error(img_rel, "image", f"a {img_info.dimension}-D image with {img_info.n_components} component(s) "
+                  "per voxel; a 3-D scalar volume is expected")  # fmt: skip
+            img_info = None
         mask_info, mask_err, content = self._mask(paths["mask"])
-        mask_rel = row.cells["mask"].strip()
         if mask_err:
-            self.error_excluding(mask_rel, f"unreadable or corrupt mask: {mask_err} {where}", patient=pid,
-                                 field="mask", row=row.num, excluded_file=f)  # fmt: skip
+            error(mask_rel, "mask", f"unreadable or corrupt mask: {mask_err}")
         elif content:
-            self.error_excluding(mask_rel, f"{content} {where}", patient=pid, field="mask", row=row.num,
-                                 excluded_file=f)  # fmt: skip
+            error(mask_rel, "mask", content)
+        elif paths["mask"] in self.no_label_one:
+            self.add("warning", mask_rel, f"mask has no voxel labelled 1 (labels {self.no_label_one[paths['mask']]}); "
+                     f"radiomics reads label 1 unless configured ({f} row {row.num})", patient=pid, field="mask",
+                     row=row.num)  # fmt: skip
         if img_info is None or mask_info is None:
             return False
         diffs = imageio.geometry_differences(img_info, mask_info)
         for d in diffs:
-            self.error_excluding(mask_rel, f"mask {d} {where}", patient=pid, field="mask", row=row.num,
-                                 excluded_file=f)  # fmt: skip
+            error(mask_rel, "mask", f"mask {d}")
         return not diffs and content is None
 
     # -- reports.csv --------------------------------------------------------------------------------

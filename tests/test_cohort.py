@@ -566,3 +566,17 @@ def test_bom_and_whitespace_ids_and_gzip_multimember(root: Path) -> None:
 def test_bad_check_images_value(root: Path) -> None:
     with pytest.raises(ValueError, match="check_images"):
         validate_cohort(root, check_images="deep")
+
+
+def test_mask_without_label_one_warns_and_2d_image_is_an_error(root: Path) -> None:
+    ref = make_volume(1)
+    mask = make_mask(ref) * 2
+    sitk.WriteImage(mask, str(root / "images/P002_mask.nrrd"))
+    sitk.WriteImage(make_volume(0)[:, :, 2], str(root / "images/007_image.nii.gz"))
+    report = validate_cohort(root)
+    p = only(report.find(patient_id="P002"), severity="warning", field="mask", file="images/P002_mask.nrrd")
+    assert "labelled 1" in p.message and "[2]" in p.message
+    p = only(report.find(patient_id="007"), severity="error", field="image", file="images/007_image.nii.gz")
+    assert "3-D" in p.message
+    c = load_cohort(root)
+    assert c.availability.at["P002", "imaging"] and not c.availability.at["007", "imaging"]

@@ -96,8 +96,9 @@ def render_scan(truth: PatientTruth, config: SyntheticConfig, site: SiteProfile)
     taper = 1.0 + 0.04 * np.sin(Z / (nz * sz) * np.pi + rng.uniform(0, np.pi))
     rho = np.sqrt((X / (a * taper)) ** 2 + (Y / (b * taper)) ** 2)
     depth = (1.0 - rho) * min(a, b)  # approximate distance inside the skin, mm
-    fat_t = rng.uniform(5.0, 11.0)
-    mus_t = rng.uniform(3.0, 5.0)
+    k = min(1.0, min(a, b) / 55.0)  # body-wall layers shrink with a small field of view
+    fat_t = rng.uniform(5.0, 11.0) * k
+    mus_t = rng.uniform(3.0, 5.0) * k
     vol = np.zeros(shape, dtype=np.float32)
     vol[:] = _AIR
     body = depth > 0
@@ -122,8 +123,9 @@ def render_scan(truth: PatientTruth, config: SyntheticConfig, site: SiteProfile)
     visceral = np.broadcast_to(visceral, shape)
 
     # --- bowel loops: rasterise centerlines, coarse distance by EDT, exact distance near the lesion -----
-    y_lo, y_hi = cy_sp + 2.6 * r_sp, b - fat_t - mus_t - 6.0
-    x_half = a - fat_t - mus_t - 6.0
+    y_lo = cy_sp + 2.6 * r_sp
+    y_hi = max(b - fat_t - mus_t - 6.0 * k, y_lo + 1.0)
+    x_half = max(a - fat_t - mus_t - 6.0 * k, 1.0)
     z_half = (nz - 1) / 2.0 * sz
 
     def rand_point(z_side: float | None = None) -> np.ndarray:

@@ -361,7 +361,7 @@ def _mre_report(truth: PatientTruth, config: SyntheticConfig, w: _Writer) -> str
                 )
             )
         )
-    lines.append(w.pick(("FINDINGS:", "FINDINGS:", "REPORT:")) + "\n" + "\n".join(findings))
+    lines.append("FINDINGS:" + "\n" + "\n".join(findings))
     if config.explicit_scores_in_text:
         lines.append(f"SCORES: global MaRIA {truth.maria:.1f}.")
 

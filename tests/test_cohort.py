@@ -580,3 +580,23 @@ def test_mask_without_label_one_warns_and_2d_image_is_an_error(root: Path) -> No
     assert "3-D" in p.message
     c = load_cohort(root)
     assert c.availability.at["P002", "imaging"] and not c.availability.at["007", "imaging"]
+
+
+def test_no_image_is_opened_without_image_checks(root: Path, opened: list[str]) -> None:
+    (root / "images" / "P002_image.nrrd").write_bytes(b"junk")
+    c = load_cohort(root, validate=False)
+    assert validate_cohort(root, check_images="none").problems == []
+    assert opened == [] and c.availability["imaging"].sum() == 5
+    validate_cohort(root, check_images="header")
+    assert len(set(opened)) == 10  # the spy works: 5 images and 5 masks
+
+
+def test_malformed_patients_rows_and_duplicate_columns_are_fatal(root: Path) -> None:
+    with open(root / schema.PATIENTS_FILE, "a", encoding="utf-8") as fh:
+        fh.write("P007,A,F\n")
+    p = only(validate_cohort(root).find(fatal=True), file="patients.csv", row=7, patient_id="P007")
+    assert "fields" in p.message
+    path = root / schema.IMAGING_FILE
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0] + ",mask", *(ln + ",x" for ln in lines[1:])]) + "\n")
+    only(validate_cohort(root).find(file="imaging.csv"), fatal=True, field="mask")

@@ -72,7 +72,9 @@ def design_matrix(blocks: dict[str, pd.DataFrame], index: pd.Index) -> pd.DataFr
 
 def availability_patterns(blocks: dict[str, pd.DataFrame], index: pd.Index) -> pd.Series:
     """Each patient's set of available modalities (after extraction failures) as a canonical name."""
-    has = pd.DataFrame({m: index.isin(blocks[m].index) if m in blocks else False for m in MODALITIES}, index=index)
+    has = pd.DataFrame(
+        {m: index.isin(blocks[m].index) if m in blocks else False for m in MODALITIES}, index=index
+    )
     return has.apply(lambda r: "+".join(m for m in MODALITIES if r[m]) or "none", axis=1)
 
 
@@ -91,7 +93,9 @@ def prepare_task_data(
         rng = np.random.default_rng(split_seed(config.seed, task.name, -1))
         y = pd.Series(rng.permutation(y.to_numpy()), index=y.index)
     X = design_matrix(blocks, y.index)
-    folds = {r: outer_folds(y, config.folds, split_seed(config.seed, task.name, r)) for r in range(config.repeats)}
+    folds = {
+        r: outer_folds(y, config.folds, split_seed(config.seed, task.name, r)) for r in range(config.repeats)
+    }
     return TaskData(task=task, X=X, y=y, patterns=availability_patterns(blocks, y.index), folds=folds)
 
 
@@ -141,7 +145,7 @@ def run_cell(
     cell: Cell,
     data: TaskData,
     config: RunConfig,
-    storage: str | None,
+    optuna_dir: str,
     sources: dict[str, pd.DataFrame] | None = None,
     probe: Any = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -168,7 +172,9 @@ def run_cell(
     }
     try:
         with PeakMemory() as mem:
-            frames = _fit_cell(cell, data, config, storage, sources, probe, train_idx, test_idx, seed, meta)
+            frames = _fit_cell(
+                cell, data, config, optuna_dir, sources, probe, train_idx, test_idx, seed, meta
+            )
         meta["peak_memory_mb"] = round(mem.peak_mb, 1)
         meta["memory_delta_mb"] = round(mem.peak_mb - mem.start_mb, 1)
         return meta, frames
@@ -178,7 +184,9 @@ def run_cell(
         return meta, pd.DataFrame()
 
 
-def _fit_cell(cell, data, config, storage, sources, probe, train_idx, test_idx, seed, meta) -> pd.DataFrame:
+def _fit_cell(
+    cell, data, config, optuna_dir, sources, probe, train_idx, test_idx, seed, meta
+) -> pd.DataFrame:
     y = data.y.to_numpy()
     k = data.task.n_classes
     if cell.modality_set == BASELINE_SET:
@@ -226,7 +234,7 @@ def _fit_cell(cell, data, config, storage, sources, probe, train_idx, test_idx, 
         n_trials=config.n_trials,
         inner_splits=config.inner_splits,
         seed=seed,
-        storage=storage,
+        storage=cell_storage(cell, config, Path(optuna_dir)),
         study_name=f"{config.config_hash()}/{cell.cell_id}",
         probe=probe,
         return_train_oof=want_oof,
@@ -295,7 +303,7 @@ def _execute(
     todo: list[Cell],
     datas: dict[str, TaskData],
     config: RunConfig,
-    storage: str | None,
+    optuna_dir: str,
     on_result: Callable[[Cell, dict[str, Any], pd.DataFrame], None],
     probe: Any = None,
 ) -> None:
@@ -307,7 +315,7 @@ def _execute(
         with Client(config.scheduler) as client:
             scattered = {t: client.scatter(d, broadcast=True) for t, d in datas.items()}
             futures = {
-                client.submit(run_cell, c, scattered[c.task], config, storage, None, probe, pure=False): c
+                client.submit(run_cell, c, scattered[c.task], config, optuna_dir, None, probe, pure=False): c
                 for c in todo
             }
             for fut in as_completed(futures):
@@ -316,24 +324,42 @@ def _execute(
         return
     if config.n_jobs == 1:
         for c in todo:
-            on_result(c, *run_cell(c, datas[c.task], config, storage, None, probe))
+            on_result(c, *run_cell(c, datas[c.task], config, optuna_dir, None, probe))
         return
     from joblib import Parallel, delayed
 
     with Parallel(n_jobs=config.n_jobs, backend="loky", return_as="generator_unordered") as parallel:
-        results = parallel(delayed(_run_tagged)(c, datas[c.task], config, storage, probe) for c in todo)
+        results = parallel(delayed(_run_tagged)(c, datas[c.task], config, optuna_dir, probe) for c in todo)
         for c, meta, frame in results:
             on_result(c, meta, frame)
 
 
-def _run_tagged(cell: Cell, data: TaskData, config: RunConfig, storage: str | None, probe: Any):
-    return (cell, *run_cell(cell, data, config, storage, None, probe))
+def _run_tagged(cell: Cell, data: TaskData, config: RunConfig, optuna_dir: str, probe: Any):
+    return (cell, *run_cell(cell, data, config, optuna_dir, None, probe))
 
 
-def default_storage(run_dir: Path) -> str:
-    """Optuna journal file of the run (an RDB URL can be given instead for cluster-wide studies)."""
-    path = run_dir / "optuna" / "journal.log"
+def cell_storage(cell: Cell, config: RunConfig, optuna_dir: Path) -> str:
+    """Optuna storage for a cell, emptied of any earlier attempt at the same cell.
+
+    By default each cell gets its own journal file under ``<run>/optuna/``; an RDB URL given with
+    ``--storage`` keeps every study in one database (for studies shared between machines). Either way a
+    cell that is (re)started begins from a fresh study: a study resumed after an interruption would draw
+    different trials than an uninterrupted run, and the results must not depend on interruptions.
+    """
+    study = f"{config.config_hash()}/{cell.cell_id}"
+    if config.storage:
+        import optuna
+
+        from models.tuning import make_storage
+
+        storage = make_storage(config.storage)
+        for name in optuna.get_all_study_names(storage):
+            if name == study or name.startswith(study + "/"):
+                optuna.delete_study(study_name=name, storage=storage)
+        return config.storage
+    path = optuna_dir / (cell.cell_id.replace("/", "__") + ".journal")
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
     return str(path)
 
 
@@ -361,7 +387,7 @@ def run_matrix(
     start = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    storage = config.storage or default_storage(run_dir)
+    optuna_dir = str(run_dir / "optuna")
     datas = {t: prepare_task_data(td, endpoints, blocks, config) for t, td in config.task_defs().items()}
     fit_cells, late_cells = plan_cells(config)
     if only is not None:
@@ -382,7 +408,7 @@ def run_matrix(
         bar.update(1)
 
     todo = [c for c in fit_cells if c not in done]
-    _execute(todo, datas, config, storage, on_result, probe)
+    _execute(todo, datas, config, optuna_dir, on_result, probe)
     for cell in late_cells:  # cheap: combine stored predictions, no fitting
         if cell in done:
             continue
@@ -392,11 +418,15 @@ def run_matrix(
             if got is not None and got[0]["status"] == "ok":
                 sources[src.cell_id] = got[1]
         if len(sources) < len(cell.modalities):
-            meta = {**cell.as_dict(), "model_id": cell.model_id, "status": "failed",
-                    "error": "a unimodal source cell failed; late fusion cannot be combined"}
+            meta = {
+                **cell.as_dict(),
+                "model_id": cell.model_id,
+                "status": "failed",
+                "error": "a unimodal source cell failed; late fusion cannot be combined",
+            }
             on_result(cell, meta, pd.DataFrame())
             continue
-        on_result(cell, *run_cell(cell, datas[cell.task], config, storage, sources))
+        on_result(cell, *run_cell(cell, datas[cell.task], config, optuna_dir, sources))
     bar.close()
     from benchmarks.results import consolidate
 

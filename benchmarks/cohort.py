@@ -457,17 +457,27 @@ class _Inspector:
         return real, None
 
     def _image(self, path: Path) -> tuple[imageio.ImageInfo | None, str | None]:
+        """(geometry, read error) of an image.
+
+        In ``header`` mode a NIfTI file is checked from its header plus the cheap truncation test;
+        other formats have no such test, so they are read whole (once) and the geometry is taken from
+        the image read, which also gives DICOM series exactly the geometry the extractors will see.
+        """
         if path not in self._image_cache:
             try:
-                info = imageio.read_image_info(path)
-                if self.check_images == "full":
+                if self.check_images == "header" and imageio.image_format(path) == "nifti":
+                    info = imageio.read_image_info(path)
+                    imageio.check_integrity(path)
+                else:
                     img = imageio.read_image(path)
-                    if img.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):
+                    info = imageio.info_from_image(img, imageio.image_format(path))
+                    if self.check_images == "full" and img.GetPixelID() in (
+                        sitk.sitkFloat32,
+                        sitk.sitkFloat64,
+                    ):
                         n_bad = int((~np.isfinite(sitk.GetArrayViewFromImage(img))).sum())
                         if n_bad:
                             raise imageio.ImageReadError(f"{n_bad} voxels are NaN or infinite")
-                else:
-                    imageio.check_integrity(path)
                 self._image_cache[path] = (info, None)
             except imageio.ImageReadError as exc:
                 self._image_cache[path] = (None, str(exc))

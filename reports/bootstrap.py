@@ -84,11 +84,12 @@ def _count_chunks(design: _Design, n_boot: int, rng: np.random.Generator) -> Ite
     step = max(1, _CHUNK_ELEMENTS // max(design.unit_of_row.size, design.n_units))
     for start in range(0, n_boot, step):
         b = min(step, n_boot - start)
-        counts = np.zeros((b, design.n_units))
-        offsets = (np.arange(b) * design.n_units)[:, None]
+        counts = np.empty((b, design.n_units))
         for members in design.strata:
-            draws = members[rng.integers(0, members.size, size=(b, members.size))]
-            counts += np.bincount((draws + offsets).ravel(), minlength=b * design.n_units).reshape(b, -1)
+            ns = members.size
+            draws = rng.integers(0, ns, size=(b, ns))
+            draws += (np.arange(b) * ns)[:, None]  # row r's draws land in bins r*ns .. r*ns + ns - 1
+            counts[:, members] = np.bincount(draws.ravel(), minlength=b * ns).reshape(b, ns)
         yield counts
 
 

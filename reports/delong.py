@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm, rankdata
+from scipy.stats import norm
 
 from reports._results import StatResult
 
@@ -52,15 +52,34 @@ def _check_binary(y_true: Iterable, scores: Sequence[Iterable]) -> tuple[np.ndar
     return pos, S
 
 
+def _midranks_sorted(v: np.ndarray) -> np.ndarray:
+    """1-based midranks of an ascending array (tied values share the mean of their ranks)."""
+    starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+    ends = np.r_[starts[1:], v.size]
+    return np.repeat((starts + ends + 1) / 2.0, ends - starts)
+
+
 def _placements(pos: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AUCs (k,), positive placements V10 (k, m) and negative placements V01 (k, n) from midranks."""
-    X, Y = S[:, pos], S[:, ~pos]
-    m, n = X.shape[1], Y.shape[1]
-    tz = rankdata(np.hstack([X, Y]), axis=1)  # midranks of the pooled sample
-    tx = rankdata(X, axis=1)
-    ty = rankdata(Y, axis=1)
-    V10 = (tz[:, :m] - tx) / n  # share of negatives below each positive, ties 1/2
-    V01 = 1.0 - (tz[:, m:] - ty) / m  # share of positives above each negative, ties 1/2
+    """AUCs (k,), positive placements V10 (k, m) and negative placements V01 (k, n) from midranks.
+
+    One sort of the pooled scores per model: the positives and the negatives appear in it in their own
+    sorted order, so their within-class midranks come from the same pass (Sun & Xu 2014).
+    """
+    m, n = int(pos.sum()), int((~pos).sum())
+    k = S.shape[0]
+    V10, V01 = np.empty((k, m)), np.empty((k, n))
+    rank_pos = np.cumsum(pos) - 1  # position of each patient within its own class, original order
+    rank_neg = np.cumsum(~pos) - 1
+    for i in range(k):
+        order = np.argsort(S[i])
+        z = S[i][order]
+        tz = _midranks_sorted(z)
+        is_pos = pos[order]
+        tx = _midranks_sorted(z[is_pos])
+        ty = _midranks_sorted(z[~is_pos])
+        # share of negatives below each positive (ties 1/2), and of positives above each negative
+        V10[i, rank_pos[order[is_pos]]] = (tz[is_pos] - tx) / n
+        V01[i, rank_neg[order[~is_pos]]] = 1.0 - (tz[~is_pos] - ty) / m
     auc = V10.mean(axis=1)
     return auc, V10, V01
 

@@ -127,6 +127,8 @@ class _Inspector:
         self.report_columns: list[str] = list(schema.REPORTS_REQUIRED)
         self.pro_columns: list[str] = []
         self.counts: dict[str, dict[str, int]] = {}
+        self.n_rows: dict[str, int] = dict.fromkeys(schema.MODALITIES, 0)
+        self.present_endpoints: list[str] = []
         self._image_cache: dict[Path, tuple[imageio.ImageInfo | None, str | None]] = {}
         self.no_label_one: dict[Path, list[int]] = {}
         self._mask_cache: dict[Path, tuple[imageio.ImageInfo | None, str | None, str | None]] = {}
@@ -166,12 +168,13 @@ class _Inspector:
             self.add("error", str(self.root), "cohort folder not found", fatal=True)
         else:
             self.real_root = self.root.resolve()
+            # Without a usable patients.csv the other tables are still checked (all but the
+            # unknown-patient test), so that one run lists every problem.
             known = self._patients()
-            if known is not None:
-                self._imaging(known)
-                self._reports(known)
-                self._pro(known)
-                self._count(known)
+            self._imaging(known)
+            self._reports(known)
+            self._pro(known)
+            self._count(known)
         return ValidationReport(
             root=self.root, problems=self.problems, counts=self.counts, check_images=self.check_images
         )
@@ -382,7 +385,7 @@ class _Inspector:
         self.add("warning", schema.MODALITY_FILES[modality],
                  f"file not present: no patient has the {modality} modality")  # fmt: skip
 
-    def _imaging(self, known: set[str]) -> None:
+    def _imaging(self, known: set[str] | None) -> None:
         f = schema.IMAGING_FILE
         if not (self.root / f).is_file():
             self._missing_table("imaging")
@@ -391,7 +394,7 @@ class _Inspector:
         if table is None:
             return
         self.scan_columns = table.columns
-        self.n_rows_imaging = len(table.rows)
+        self.n_rows["imaging"] = len(table.rows)
         for row in table.rows:
             pid = self._row_pid(table, row, known, fatal=False)
             if pid is None:
@@ -538,7 +541,7 @@ class _Inspector:
         return not diffs and content is None
 
     # -- reports.csv --------------------------------------------------------------------------------
-    def _reports(self, known: set[str]) -> None:
+    def _reports(self, known: set[str] | None) -> None:
         f = schema.REPORTS_FILE
         if not (self.root / f).is_file():
             self._missing_table("text")
@@ -547,7 +550,7 @@ class _Inspector:
         if table is None:
             return
         self.report_columns = table.columns
-        self.n_rows_text = len(table.rows)
+        self.n_rows["text"] = len(table.rows)
         for row in table.rows:
             pid = self._row_pid(table, row, known, fatal=False)
             if pid is None:
@@ -582,7 +585,7 @@ class _Inspector:
             self.reports.append(rec)
 
     # -- pro.csv ------------------------------------------------------------------------------------
-    def _pro(self, known: set[str]) -> None:
+    def _pro(self, known: set[str] | None) -> None:
         f = schema.PRO_FILE
         if not (self.root / f).is_file():
             self._missing_table("pro")
@@ -590,7 +593,7 @@ class _Inspector:
         table = self._read(f, schema.PRO_REQUIRED, fatal_rows=False)
         if table is None:
             return
-        self.n_rows_pro = len(table.rows)
+        self.n_rows["pro"] = len(table.rows)
         items = [c for c in table.columns if c in schema.PRO_ITEMS]
         self.pro_columns = items
         for col in table.columns:
@@ -620,18 +623,18 @@ class _Inspector:
             self.pro.append(rec)
 
     # -- counts -------------------------------------------------------------------------------------
-    def _count(self, known: set[str]) -> None:
-        n = len(known)
+    def _count(self, known: set[str] | None) -> None:
+        n = len(known) if known is not None else 0
         self.counts["patients"] = {"total": n}
         for modality, rows, n_rows in (
-            ("imaging", self.scans, getattr(self, "n_rows_imaging", 0)),
-            ("text", self.reports, getattr(self, "n_rows_text", 0)),
-            ("pro", self.pro, getattr(self, "n_rows_pro", 0)),
+            ("imaging", self.scans, self.n_rows["imaging"]),
+            ("text", self.reports, self.n_rows["text"]),
+            ("pro", self.pro, self.n_rows["pro"]),
         ):
             have = {r[schema.PATIENT_ID] for r in rows}
             self.counts[modality] = {
                 "available": len(have),
-                "missing": n - len(have),
+                "missing": n - len(have) if known is not None else 0,
                 "rows": n_rows,
                 "rows_excluded": n_rows - len(rows),
             }

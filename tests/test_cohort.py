@@ -116,9 +116,12 @@ def test_validation_and_loading_never_modify_the_folder(root: Path) -> None:
 # --- patients.csv ----------------------------------------------------------------------------------------
 def test_missing_patients_file_is_fatal(root: Path) -> None:
     (root / schema.PATIENTS_FILE).unlink()
+    (root / "images" / "P002_mask.nrrd").write_bytes(b"junk")
     report = validate_cohort(root)
     assert report.fatal
     only(report.find(file="patients.csv"), severity="error", fatal=True)
+    only(report.find(patient_id="P002"), file="images/P002_mask.nrrd", field="mask")  # still checked
+    assert len(report.problems) == 2
     with pytest.raises(CohortError) as exc:
         load_cohort(root)
     assert exc.value.report.fatal and "patients.csv" in str(exc.value)

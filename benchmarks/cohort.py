@@ -199,7 +199,10 @@ class _Inspector:
             self.add("error", file, f"not a readable CSV file (line {reader.line_num}): {exc}", fatal=True)
             return None
         if not records or not any(c.strip() for c in records[0]):
-            self.add("error", file, "the file is empty (no header row)", fatal=True)
+            if file == schema.PATIENTS_FILE:
+                self.add("error", file, "the file is empty (no header row)", fatal=True)
+            else:  # an export with nothing to export: the modality is simply absent
+                self.add("warning", file, "the file is empty: no patient has this modality")
             return None
         header = [c.strip() for c in records[0]]
         ok = True

@@ -246,8 +246,14 @@ def test_rows_of_unknown_or_empty_patients_are_errors(root: Path, file: str) -> 
 @pytest.mark.parametrize(
     ("file", "modality"), [("imaging.csv", "imaging"), ("reports.csv", "text"), ("pro.csv", "pro")]
 )
-def test_missing_modality_file_is_a_count_not_an_error(root: Path, file: str, modality: str) -> None:
-    (root / file).unlink()
+@pytest.mark.parametrize("empty", [False, True])
+def test_missing_modality_file_is_a_count_not_an_error(
+    root: Path, file: str, modality: str, empty: bool
+) -> None:
+    if empty:
+        (root / file).write_bytes(b"")
+    else:
+        (root / file).unlink()
     report = validate_cohort(root)
     assert not report.fatal and report.errors == []
     only(report.problems, severity="warning", file=file)

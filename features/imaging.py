@@ -186,7 +186,10 @@ class RadiomicsExtractor(Extractor):
     filters : None keeps the YAML's image types; "none", "log", "wavelet" or "log+wavelet" sets them
         (LoG sigma defaults to 1, 2, 3 mm, wavelet to coif1 level 1, unless the YAML sets them).
     crop : crop image and mask to the mask's bounding box plus ``pad`` before pyradiomics runs.
-    pad : "auto" (from the filters and the interpolator) or a number of voxels on the working grid.
+    pad : "auto" or a number of voxels on the working grid. "auto" takes what the enabled filters need
+        (LoG: 8 sigma, wavelet: filter length per level) and at least the YAML's ``padDistance``; it is
+        passed to pyradiomics as ``padDistance`` (also with ``crop=False``). With resampling the crop
+        adds a margin for the interpolator (B-spline: 16 input voxels).
     scan_modality : the scans used ("MR" or "CT"); None means "CT" for params "ct", else "MR".
 
     Rule for several scans: the first row of imaging.csv (file order) whose modality matches.
@@ -231,7 +234,8 @@ class RadiomicsExtractor(Extractor):
             return int(self.pad)
         settings = cfg["setting"]
         pad = filter_pad(cfg["imageType"], settings, working_spacing(settings, spacing))
-        return max(int(pad.max(initial=0)), 1)
+        # a padDistance written in the YAML is honoured as a minimum
+        return max(int(pad.max(initial=0)), int(settings.get("padDistance", 0)), 1)
 
     def _scan_modality(self) -> str:
         if self.scan_modality is not None:

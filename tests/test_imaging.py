@@ -79,6 +79,16 @@ def test_shipped_params():
         RadiomicsExtractor(params="/nonexistent/params.yaml").config()
 
 
+def test_ct_params_resegment_to_soft_tissue_window():
+    image, mask = _small_case(7)
+    hu = sitk.Cast(image, sitk.sitkInt16) - 400  # background ~ -100 HU, wall ~ 100-300 HU, lumen ~ 400 HU
+    ct = RadiomicsExtractor(params="ct").extract_images(hu, mask)
+    assert ct["original_firstorder_Minimum"] >= -100 and ct["original_firstorder_Maximum"] <= 300
+    assert ct["original_shape_VoxelVolume"] > 0
+    with pytest.raises(ExtractionError, match="pyradiomics failed"):  # nothing left in [-100, 300] HU
+        RadiomicsExtractor(params="ct").extract_images(hu + 3000, mask)
+
+
 def test_all_formats_give_identical_features(case_files):
     ext = RadiomicsExtractor()
     feats = {fmt: ext.extract_case(img, msk) for fmt, (img, msk) in case_files.items()}

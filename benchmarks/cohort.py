@@ -451,7 +451,10 @@ class _Inspector:
             return None, "absolute path refused: paths must be relative to the cohort folder"
         if ".." in PurePosixPath(rel.replace("\\", "/")).parts:
             return None, "path refused: it leaves the cohort folder ('..')"
-        real = Path(os.path.realpath(self.real_root / rel))
+        try:
+            real = Path(os.path.realpath(self.real_root / rel))
+        except (OSError, ValueError) as exc:  # e.g. an embedded NUL byte
+            return None, f"invalid path: {exc}"
         if not real.is_relative_to(self.real_root):
             return None, "path refused: it resolves (through a symbolic link) outside the cohort folder"
         if real.is_dir():

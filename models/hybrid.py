@@ -164,7 +164,7 @@ class HybridFusionClassifier(ClassifierMixin, BaseEstimator):
                 self.dropout,
             ).to(device)
             inputs = [torch.tensor(x, device=device) for x in xs] + [torch.tensor(mask, device=device)]
-            self.model_ = train_network(
+            model, self.n_epochs_ = train_network(
                 net,
                 inputs,
                 y_enc,
@@ -177,16 +177,16 @@ class HybridFusionClassifier(ClassifierMixin, BaseEstimator):
                 val_fraction=self.val_fraction,
                 seed=seed,
                 device=device,
-            ).cpu()
+            )
+            self.model_ = model.cpu()
         return self
 
     def network_proba(self, xs: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
         """Probabilities from preprocessed blocks and the 0/1 availability mask (rows x modalities_)."""
         check_is_fitted(self, "model_")
         with torch.no_grad():
-            logits = self.model_(
-                [torch.as_tensor(np.asarray(x, np.float32)) for x in xs], torch.as_tensor(mask)
-            )
+            tensors = [torch.tensor(np.asarray(x, np.float32)) for x in xs]
+            logits = self.model_(tensors, torch.tensor(np.asarray(mask, np.float32)))
         proba = torch.softmax(logits.double(), dim=1).numpy()
         return proba / proba.sum(axis=1, keepdims=True)
 

@@ -69,11 +69,12 @@ def train_network(
     val_fraction: float,
     seed: int,
     device: torch.device,
-) -> nn.Module:
+) -> tuple[nn.Module, int]:
     """Adam + cross-entropy with early stopping on a validation split of the training rows.
 
     ``inputs`` are row-aligned tensors (already on ``device``); ``forward(model, batch, training)``
-    returns logits. The weights of the epoch with the lowest validation loss are restored.
+    returns logits. The weights of the epoch with the lowest validation loss are restored. Returns the
+    model and the number of epochs run.
     """
     train_idx, val_idx = validation_split(y, val_fraction, seed)
     target = torch.as_tensor(y, dtype=torch.long, device=device)
@@ -82,7 +83,9 @@ def train_network(
     generator = torch.Generator().manual_seed(seed)
     best_loss, best_state, stale = np.inf, copy.deepcopy(model.state_dict()), 0
     train_t = torch.as_tensor(train_idx, dtype=torch.long)
+    epochs = 0
     for _epoch in range(max_epochs):
+        epochs += 1
         model.train()
         order = train_t[torch.randperm(len(train_t), generator=generator)].to(device)
         for start in range(0, len(order), batch_size):
@@ -108,7 +111,7 @@ def train_network(
     if val_idx is not None:
         model.load_state_dict(best_state)
     model.eval()
-    return model
+    return model, epochs
 
 
 def validate_fit(est: BaseEstimator, X: object, y: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -190,7 +193,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         with seeded_torch(seed, device):
             model = self._build(X.shape[1], len(self.classes_)).to(device)
-            self.model_ = train_network(
+            model, self.n_epochs_ = train_network(
                 model,
                 [torch.tensor(X, device=device)],
                 y_enc,
@@ -203,7 +206,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
                 val_fraction=self.val_fraction,
                 seed=seed,
                 device=device,
-            ).cpu()
+            )
+            self.model_ = model.cpu()
         return self
 
     def predict_proba(self, X: object) -> np.ndarray:

@@ -20,7 +20,9 @@ def make_design(
     rng.shuffle(y)
     signal = y[:, None].astype(float)
     blocks = {
-        "imaging": {f"imaging:rad__f{i:02d}": rng.normal(size=n) + 0.8 * signal[:, 0] * (i < 3) for i in range(8)},
+        "imaging": {
+            f"imaging:rad__f{i:02d}": rng.normal(size=n) + 0.8 * signal[:, 0] * (i < 3) for i in range(8)
+        },
         "text": {f"text:emb__{i:04d}": rng.normal(size=n) + 0.6 * signal[:, 0] * (i == 0) for i in range(4)},
         "pro": {f"pro:pro__s{i}": rng.normal(size=n) + 0.7 * signal[:, 0] * (i < 2) for i in range(5)},
     }
@@ -32,11 +34,11 @@ def make_design(
     X.index = pd.Index([f"P{i:04d}" for i in range(n)], name="patient_id")
     X["imaging:rad__allnan"] = np.nan
     X["pro:pro__const"] = 3.0
-    # missing modalities (whole blocks NaN), never all three for the same patient
-    for m, frac in (("imaging", 0.2), ("text", 0.15), ("pro", 0.1)):
+    # missing modalities (whole blocks NaN); the last patient has none at all
+    idx = np.arange(n)
+    for m, rows in (("imaging", idx % 5 == 0), ("text", idx % 7 == 1), ("pro", idx % 6 == 2)):
         cols = [c for c in X.columns if c.startswith(f"{m}:")]
-        rows = rng.random(n) < frac
-        X.loc[rows, cols] = np.nan
+        X.loc[rows | (idx == n - 1), cols] = np.nan
     X.iloc[:, 1] = np.where(rng.random(n) < 0.1, np.nan, X.iloc[:, 1])  # scattered missing values
     return X, y
 

@@ -121,6 +121,8 @@ def _jackknife_chunks(design: _Design, rng: np.random.Generator) -> Iterator[np.
 
 def _acceleration(jack: np.ndarray) -> float:
     jack = jack[np.isfinite(jack)]
+    if jack.size < 3:
+        return 0.0
     u = jack.mean() - jack
     den = 6.0 * np.sum(u**2) ** 1.5
     return float(np.sum(u**3) / den) if den > 0 else 0.0

@@ -16,7 +16,7 @@ ties count 1/2.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -200,7 +200,6 @@ class DeLongOvRResult(StatResult):
     class_names: tuple[str, ...]
     level: float
     method: str = "DeLong one-vs-rest"
-    extra: dict = field(default_factory=dict)
 
     @property
     def macro_auc(self) -> float:

@@ -54,6 +54,13 @@ def check_inputs(
     if n_classes is not None and P.shape[1] != n_classes:
         raise ValueError(f"proba has {P.shape[1]} columns but the task has {n_classes} classes")
     y_raw = np.asarray(y_true)
+    if y_raw.dtype.kind == "O":  # e.g. a pandas nullable-integer column
+        try:
+            y_raw = y_raw.astype(float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "y_true must hold integer class labels 0..K-1 (found non-numeric values)"
+            ) from None
     if y_raw.ndim != 1 or y_raw.shape[0] != P.shape[0]:
         raise ValueError(
             f"y_true must be 1-D with {P.shape[0]} entries (one per proba row), got {y_raw.shape}"

@@ -28,7 +28,7 @@ from reports.multitest import MULTITEST_METHODS, adjust_pvalues
 __all__ = [
     "BootstrapDiffResult",
     "BootstrapResult",
-    "ComparisonResult",
+    "PairwiseDeLongResult",
     "DeLongOvRResult",
     "DeLongResult",
     "DeLongTestResult",
@@ -45,7 +45,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, repr=False)
-class ComparisonResult(StatResult):
+class PairwiseDeLongResult(StatResult):
     """A family of paired tests with multiplicity-adjusted p-values."""
 
     tests: tuple[DeLongTestResult, ...]
@@ -72,7 +72,7 @@ def pairwise_delong(
     reference: str | None = None,
     correction: str = "holm",
     level: float = 0.95,
-) -> ComparisonResult:
+) -> PairwiseDeLongResult:
     """Paired DeLong tests of every pair of models (or each model against ``reference``), p adjusted."""
     names = list(scores)
     if reference is not None and reference not in scores:
@@ -84,4 +84,4 @@ def pairwise_delong(
     )
     tests = tuple(delong_test(y_true, scores[a], scores[b], level=level, names=(a, b)) for a, b in pairs)
     adjust_pvalues([], method=correction)  # validates the method name early
-    return ComparisonResult(tests=tests, correction=correction)
+    return PairwiseDeLongResult(tests=tests, correction=correction)

@@ -25,9 +25,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from reports.tables import MODEL_KEYS, fmt_ci, fmt_p, model_label
+from reports.tables import BASELINE_SET, MODEL_KEYS, fmt_ci, fmt_p, model_label
 
-BASELINE_SET = "none"  # the runner's prior-only reference model
 SINGLE_FUSION = "single"
 HYBRID_ESTIMATOR = "hybrid"
 FAMILIES = ("fusion_vs_best_unimodal", "vs_best_overall", "top_pairs")

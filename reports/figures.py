@@ -25,9 +25,9 @@ def save_figure(fig: plt.Figure, data: pd.DataFrame, out_dir: str | Path, stem: 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {ext: out_dir / f"{stem}.{ext}" for ext in ("png", "pdf", "csv")}
-    fig.savefig(paths["png"], dpi=DPI, bbox_inches="tight")
+    fig.savefig(paths["png"], dpi=DPI)
     # a fixed creation date keeps the PDF bytes identical on rerun
-    fig.savefig(paths["pdf"], bbox_inches="tight", metadata={"CreationDate": None})
+    fig.savefig(paths["pdf"], metadata={"CreationDate": None})
     plt.close(fig)
     data.to_csv(paths["csv"], index=False)
     return paths
@@ -90,9 +90,9 @@ def roc_band(
     return pd.DataFrame({"fpr": FPR_GRID, "tpr": curves[0], "tpr_low": low, "tpr_high": high})
 
 
-def roc_figure(curves: pd.DataFrame, *, title: str, note: str = "") -> plt.Figure:
+def roc_figure(curves: pd.DataFrame, *, title: str) -> plt.Figure:
     """Draw ROC curves with bands; ``curves`` has columns model, label, fpr, tpr, tpr_low, tpr_high."""
-    fig, ax = plt.subplots(figsize=(6.2, 5.6))
+    fig, ax = plt.subplots(layout="constrained", figsize=(6.2, 5.6))
     colors = plt.get_cmap("tab10")
     for i, (_model, g) in enumerate(curves.groupby("model", sort=False)):
         c = colors(i % 10)
@@ -107,8 +107,6 @@ def roc_figure(curves: pd.DataFrame, *, title: str, note: str = "") -> plt.Figur
     )
     ax.set_title(title, fontsize=11)
     ax.legend(loc="lower right", fontsize=7.5, frameon=True)
-    if note:
-        fig.text(0.01, -0.02, note, fontsize=7, ha="left", va="top", wrap=True)
     ax.set_aspect("equal")
     return fig
 
@@ -119,7 +117,7 @@ def forest_figure(
 ) -> plt.Figure:
     """Forest plot of ``delta_auc`` with ``ci_low``/``ci_high`` per row (``label``), adjusted p beside it."""
     n = len(rows)
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * max(n, 1) + 1.4))
+    fig, ax = plt.subplots(layout="constrained", figsize=(7.5, 0.45 * max(n, 1) + 1.4))
     yy = np.arange(n)[::-1]
     d = rows["delta_auc"].to_numpy(float)
     lo, hi = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
@@ -127,7 +125,7 @@ def forest_figure(
     ax.axvline(0.0, color="grey", ls="--", lw=0.8)
     ax.set_yticks(yy, rows["label"].tolist(), fontsize=8)
     ax.set_xlabel(xlabel)
-    ax.set_title(title, fontsize=11)
+    fig.suptitle(title, fontsize=11)
     if n:
         span = np.nanmax(np.abs(np.r_[lo, hi, 0.05]))
         ax.set_xlim(-1.15 * span, 1.6 * span)
@@ -160,7 +158,7 @@ def calibration_bins(y: np.ndarray, proba: np.ndarray, *, n_bins: int = 10) -> p
 
 def calibration_figure(points: pd.DataFrame, *, title: str, multiclass: bool) -> plt.Figure:
     """Reliability diagram; ``points`` has model, label, mean_predicted, observed, n."""
-    fig, ax = plt.subplots(figsize=(6.2, 5.6))
+    fig, ax = plt.subplots(layout="constrained", figsize=(6.2, 5.6))
     colors = plt.get_cmap("tab10")
     for i, (_, g) in enumerate(points.groupby("model", sort=False)):
         ax.plot(
@@ -190,15 +188,16 @@ def calibration_figure(points: pd.DataFrame, *, title: str, multiclass: bool) ->
 def pattern_figure(frame: pd.DataFrame, *, title: str, ylabel: str = "AUC") -> plt.Figure:
     """AUC (with CI) per availability pattern for each model; ``frame``: model, label, pattern, n, auc,
     auc_low, auc_high. Patterns where the AUC is undefined (one class, too few patients) are left out."""
-    patterns = (
-        list(dict.fromkeys(frame.sort_values("n_pattern", ascending=False)["pattern"])) if len(frame) else []
-    )
+    shown = frame[frame["auc"].notna()] if len(frame) else frame
+    patterns = list(dict.fromkeys(shown.sort_values("n_pattern", ascending=False, kind="stable")["pattern"]))
     models = list(dict.fromkeys(frame["model"]))
-    fig, ax = plt.subplots(figsize=(max(6.5, 1.2 * len(patterns) + 2.5), 4.8))
+    fig, ax = plt.subplots(layout="constrained", figsize=(max(6.5, 1.2 * len(patterns) + 2.5), 4.8))
     colors = plt.get_cmap("tab10")
     width = 0.8 / max(len(models), 1)
     for i, model in enumerate(models):
         g = frame[(frame["model"] == model) & frame["auc"].notna()]
+        if g.empty:
+            continue
         x = np.array([patterns.index(p) for p in g["pattern"]]) - 0.4 + width * (i + 0.5)
         a = g["auc"].to_numpy(float)
         err = np.vstack([a - g["auc_low"].to_numpy(float), g["auc_high"].to_numpy(float) - a])

@@ -32,7 +32,7 @@ class FigureEntry:
     path: str
     caption: str
     label: str
-    width: str = r"0.85\linewidth"
+    width: str = r"0.72\linewidth"
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,8 @@ class LatexError(RuntimeError):
     """pdflatex failed; the message holds the first error lines of the log."""
 
 
-def compile_pdf(tex_path: str | Path, *, runs: int = 2, timeout: float = 120.0) -> Path | None:
-    """Build the PDF with pdflatex (two runs resolve references). Returns None when pdflatex is absent."""
+def compile_pdf(tex_path: str | Path, *, runs: int = 1, timeout: float = 120.0) -> Path | None:
+    """Build the PDF with pdflatex (``runs`` > 1 if cross-references are added). None when pdflatex is absent."""
     exe = shutil.which("pdflatex")
     if exe is None:
         return None

@@ -20,6 +20,9 @@ from benchmarks.schema import MODALITIES, SEVERITY_CLASSES
 MODEL_KEYS: tuple[str, ...] = ("task", "modality_set", "estimator", "fusion")
 """Columns that identify a model (all cells of one model share them)."""
 
+BASELINE_SET = "none"
+"""Modality set of the runner's prior-only reference model."""
+
 LONG_TABLE_ROWS = 40
 """Tables with more body rows than this are written as a longtable (they would not fit one page)."""
 
@@ -82,7 +85,8 @@ def fmt_ci(est: float, low: float, high: float, digits: int = 3) -> str:
         return "–"
     if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
         return fmt_num(est, digits)
-    return f"{est:.{digits}f} ({low:.{digits}f}–{high:.{digits}f})"
+    sep = " to " if low < 0 or high < 0 else "–"  # an en dash next to a minus sign reads badly
+    return f"{est:.{digits}f} ({low:.{digits}f}{sep}{high:.{digits}f})"
 
 
 def fmt_p(p: float) -> str:
@@ -108,6 +112,7 @@ class Table:
     notes: list[str] = field(default_factory=list)
     bold: pd.DataFrame | None = None
     group_by: str | None = None
+    group_rows: bool = False  # the group column becomes a header row above each group
     align: str | None = None
 
     def _bold(self, i: int, j: int) -> bool:
@@ -129,19 +134,42 @@ class Table:
             out.append((new_group, cells))
         return out
 
+    def _layout(self) -> tuple[list[int], list[tuple[str | None, int, list[str]]]]:
+        """Shown column indices and body rows as (group header or None, row index, cells)."""
+        cols = list(self.display.columns)
+        gj = cols.index(self.group_by) if self.group_by in cols else None
+        shown = [j for j in range(len(cols)) if not (self.group_rows and j == gj)]
+        rows: list[tuple[str | None, int, list[str]]] = []
+        for i, (new_group, cells) in enumerate(self._rows()):
+            header = None
+            if self.group_rows and gj is not None and (i == 0 or new_group):
+                header = cells[gj]
+            elif new_group:
+                header = ""
+            rows.append((header, i, cells))
+        return shown, rows
+
     def to_latex(self) -> str:
         cols = list(self.display.columns)
+        shown, rows = self._layout()
         align = self.align or "".join(
-            "l" if self.display[c].map(lambda v: not _numeric_looking(v)).any() else "r" for c in cols
+            "l" if self.display[cols[j]].map(lambda v: not _numeric_looking(v)).any() else "r" for j in shown
         )
-        header = " & ".join(latex_escape(c) for c in cols) + r" \\"
+        header = " & ".join(latex_escape(cols[j]) for j in shown) + r" \\"
         body = []
-        for i, (new_group, cells) in enumerate(self._rows()):
-            if new_group:
-                body.append(r"\midrule")
+        for group, i, cells in rows:
+            if group is not None:
+                if i > 0:
+                    body.append(r"\midrule")
+                if group:
+                    body.append(
+                        r"\multicolumn{" + str(len(shown)) + r"}{l}{\textit{" + latex_escape(group) + r"}} \\"
+                    )
             tex = [
-                (r"\textbf{" + latex_escape(v) + "}") if self._bold(i, j) and v else latex_escape(v)
-                for j, v in enumerate(cells)
+                (r"\textbf{" + latex_escape(cells[j]) + "}")
+                if self._bold(i, j) and cells[j]
+                else latex_escape(cells[j])
+                for j in shown
             ]
             body.append(" & ".join(tex) + r" \\")
         notes = " ".join(latex_escape(n) for n in self.notes)
@@ -166,7 +194,7 @@ class Table:
             if notes:
                 lines += [
                     r"\midrule",
-                    r"\multicolumn{" + str(len(cols)) + r"}{p{0.9\linewidth}}{" + notes + r"}\\",
+                    r"\multicolumn{" + str(len(shown)) + r"}{p{0.9\linewidth}}{" + notes + r"}\\",
                 ]
             lines += [r"\end{longtable}", "}"]
             return "\n".join(lines) + "\n"
@@ -192,13 +220,20 @@ class Table:
 
     def to_markdown(self) -> str:
         cols = list(self.display.columns)
+        shown, rows = self._layout()
         lines = [f"**{markdown_escape(self.caption)}**", ""]
-        lines.append("| " + " | ".join(markdown_escape(c) for c in cols) + " |")
-        lines.append("|" + "|".join("---" for _ in cols) + "|")
-        for i, (_, cells) in enumerate(self._rows()):
+        lines.append("| " + " | ".join(markdown_escape(cols[j]) for j in shown) + " |")
+        lines.append("|" + "|".join("---" for _ in shown) + "|")
+        for group, i, cells in rows:
+            if group and self.group_rows:
+                lines.append(
+                    "| " + " | ".join([f"_{markdown_escape(group)}_"] + [""] * (len(shown) - 1)) + " |"
+                )
             md = [
-                f"**{markdown_escape(v)}**" if self._bold(i, j) and v else markdown_escape(v)
-                for j, v in enumerate(cells)
+                f"**{markdown_escape(cells[j])}**"
+                if self._bold(i, j) and cells[j]
+                else markdown_escape(cells[j])
+                for j in shown
             ]
             lines.append("| " + " | ".join(md) + " |")
         if self.notes:
@@ -265,7 +300,15 @@ def cohort_table(
     t1.columns = [c[-1] for c in t1.columns]
     t1 = t1.reset_index()
     t1.columns = ["Characteristic", "Level", *t1.columns[2:]]
-    t1 = t1.astype(str).replace({"nan": "", "None": ""})
+    level_missing = t1["Level"].astype(str).isin(["None", "nan", "<NA>"]) & (t1["Level"].astype(str) != "")
+    t1 = t1.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
+    t1.loc[level_missing, "Level"] = "(missing)"
+    # tableone counts a missing category as a level; the Missing column is filled here for every variable
+    var = t1["Characteristic"].str.split(",").str[0]
+    first = ~var.duplicated()
+    t1["Missing"] = [
+        str(int(df[v].isna().sum())) if f and v in df.columns else "" for v, f in zip(var, first, strict=True)
+    ]
     t1["Characteristic"] = t1["Characteristic"].str.replace("median [Q1,Q3]", "median [IQR]", regex=False)
     display = t1[["Characteristic", "Level", "Overall", *levels, "Missing"]]
     display.columns = ["Characteristic", "Level", "Overall", *levels, "Missing (n)"]
@@ -277,7 +320,8 @@ def cohort_table(
         label="tab:cohort",
         notes=[
             "Continuous variables: mean (SD) when near-normal (age), otherwise median [IQR]; categorical: n (%).",
-            "Missing (n): patients without a value, over the whole cohort; percentages exclude missing values.",
+            "Missing (n): patients without a value, whole cohort. Continuous summaries exclude missing values; "
+            "categorical percentages are of all patients, with missing values as the level (missing).",
             "avail_<modality>: whether the patient has that modality.",
         ],
         group_by="Characteristic",
@@ -343,7 +387,10 @@ def performance_table(
     ``perf`` has one row per model: MODEL_KEYS, n, auc, auc_low, auc_high, balanced_accuracy, f1, brier.
     """
     frame = perf[perf["task"] == task].copy()
-    frame["_k"] = frame["modality_set"].map(lambda s: (len(s.split("+")), s))
+    # the prior-only baseline (modality set "none") first, then single modalities, then fusions
+    frame["_k"] = frame["modality_set"].map(
+        lambda s: (0, "") if s == BASELINE_SET else (len(s.split("+")), s)
+    )
     frame = frame.sort_values(["_k", "fusion", "estimator"], kind="stable").drop(columns="_k")
     frame = frame.reset_index(drop=True)
     pct = int(round(level * 100))
@@ -365,6 +412,7 @@ def performance_table(
     bold = pd.DataFrame(False, index=display.index, columns=display.columns)
     for key, col in zip(PERFORMANCE_COLUMNS, [f"AUC ({pct}% CI)", "Bal. acc.", "F1", "Brier"], strict=True):
         vals = frame[key].to_numpy(float).round(3)
+        vals[frame["modality_set"].to_numpy() == BASELINE_SET] = np.nan  # the baseline is never "best"
         if np.isfinite(vals).any():
             best = np.nanmax(vals) if PERFORMANCE_COLUMNS[key][1] == "max" else np.nanmin(vals)
             bold[col] = vals == best
@@ -378,7 +426,8 @@ def performance_table(
         label=f"tab:performance-{_slug(task)}",
         notes=[
             f"{auc_kind} with {pct}% CI; balanced accuracy and {f1_kind} at the most probable class; "
-            "Brier score (lower is better). Bold: best value per column.",
+            "Brier score (lower is better). Bold: best value per column (the prior-only baseline, modality "
+            "set none, excluded).",
             *notes,
         ],
         bold=bold,
@@ -410,9 +459,12 @@ def comparison_table(summary: pd.DataFrame, *, task: str, level: float = 0.95, n
             ],
         }
     )
-    if "boot_ci_low" in frame and frame["boot_ci_low"].notna().any():
+    delong_rows = (
+        frame["test"].astype(str).eq("DeLong").to_numpy() if "test" in frame else np.ones(len(frame), bool)
+    )
+    if "boot_ci_low" in frame and frame.loc[delong_rows, "boot_ci_low"].notna().any():
         display[f"Bootstrap {pct}% CI"] = [
-            "–" if not np.isfinite(lo) else f"{lo:.3f}–{hi:.3f}"
+            "–" if not np.isfinite(lo) else f"{lo:.3f}{' to ' if lo < 0 or hi < 0 else '–'}{hi:.3f}"
             for lo, hi in zip(frame["boot_ci_low"], frame["boot_ci_high"], strict=True)
         ]
     display["p"] = frame["p_value"].map(fmt_p)
@@ -435,6 +487,7 @@ def comparison_table(summary: pd.DataFrame, *, task: str, level: float = 0.95, n
         ],
         bold=bold,
         group_by="Family",
+        group_rows=True,
     )
 
 

@@ -59,6 +59,7 @@ CROP_INVARIANT_TYPES = {"Original", "LoG", "Wavelet", "Gradient"}
 # Margins in voxels, chosen so that cropped and uncropped extraction agree to float32 precision.
 LOG_TRUNCATE = 8.0  # sigmas: the recursive (Deriche) Gaussian has exponential, not Gaussian, tails
 BSPLINE_MARGIN = 16  # input voxels: the cubic B-spline prefilter pole 0.268 decays to ~1e-9 at 16
+ITK_THREADS = 1
 INTERPOLATOR_MARGIN = {"sitkNearestNeighbor": 1, "sitkLinear": 2}
 
 
@@ -294,6 +295,16 @@ class RadiomicsExtractor(Extractor):
 
     def extract_images(self, image: sitk.Image, mask: sitk.Image, where: str = "") -> dict[str, float]:
         """Features of one image/mask pair in memory (the pair is not modified)."""
+        # Parallelism is across cases (one volume per worker); ITK's own threads on a cropped ROI cost
+        # more than they gain and oversubscribe the cores when workers run side by side.
+        threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(ITK_THREADS)
+        try:
+            return self._extract_images(image, mask, where)
+        finally:
+            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+
+    def _extract_images(self, image: sitk.Image, mask: sitk.Image, where: str) -> dict[str, float]:
         where = where or "case"
         cfg = self.config()
         settings = dict(cfg["setting"])

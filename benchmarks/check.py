@@ -45,15 +45,11 @@ def _pooled_predictions(pred: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.nd
 
 def bootstrap_se(metric: str, y: np.ndarray, proba: np.ndarray, seed: int, n_boot: int = N_BOOT) -> float:
     """Standard error of ``metric`` under class-stratified bootstrap resampling of patients."""
+    from reports.bootstrap import resample_weights
     from reports.metrics import get_metric
 
-    rng = np.random.default_rng(seed)
-    W = np.zeros((n_boot, y.size))
-    for cls in np.unique(y):
-        idx = np.flatnonzero(y == cls)
-        W[:, idx] = rng.multinomial(idx.size, np.full(idx.size, 1 / idx.size), size=n_boot)
-    values = get_metric(metric).batch_eval(y, proba, W)
-    return float(np.nanstd(values, ddof=1))
+    W = resample_weights(y, n_boot=n_boot, seed=seed)
+    return float(np.nanstd(get_metric(metric).batch_eval(y, proba, W), ddof=1))
 
 
 def run_metrics(run_dir: Path) -> pd.DataFrame:

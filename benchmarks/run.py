@@ -29,7 +29,11 @@ def stage_generate(out: Path, n: int, seed: int, quiet: bool = False) -> Path:
 
     marker = out / "generated.json"
     want = {"n": n, "seed": seed}
-    if marker.exists() and json.loads(marker.read_text()) == want and (out / "cohort" / "patients.csv").exists():
+    if (
+        marker.exists()
+        and json.loads(marker.read_text()) == want
+        and (out / "cohort" / "patients.csv").exists()
+    ):
         if not quiet:
             _log(f"synthetic cohort already at {out / 'cohort'} (n={n}, seed={seed}); reusing it")
         return out / "cohort"
@@ -80,7 +84,8 @@ def _load_cohort(cohort_dir: Path) -> Any:
     try:
         return load_cohort(cohort_dir)
     except CohortError as exc:
-        print(str(exc), file=sys.stderr)
+        print(exc.report.format(), file=sys.stderr)
+        _log("validation found fatal problems; fix them and rerun")
         raise SystemExit(1) from None
 
 
@@ -107,11 +112,8 @@ def run_all(args: argparse.Namespace, config: RunConfig) -> int:
 
     t = time.perf_counter()
     _log(f"validating {cohort_dir}")
-    report = stage_validate(cohort_dir)
-    if report.fatal:
-        _log("validation found fatal problems; fix them and rerun")
-        return 1
     cohort = _load_cohort(cohort_dir)
+    print(cohort.report.format(), flush=True)
     timings["validate"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -261,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
 
         write_table(cohort_summary(cohort, fs.blocks), out / COHORT_SUMMARY)
         outcome = run_matrix(config, cohort.endpoints, fs.blocks, out, force=args.force)
-        _log(f"matrix: {outcome.n_cells} cells ({outcome.n_skipped} reused, {outcome.n_failed} failed) in {out}")
+        _log(
+            f"matrix: {outcome.n_cells} cells ({outcome.n_skipped} reused, {outcome.n_failed} failed) in {out}"
+        )
         return 1 if outcome.n_failed else 0
     return 0
 

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from benchmarks.config import RunConfig, TaskDef
 from benchmarks.matrix import BASELINE_SET, Cell, build_matrix, split_seed, unimodal_sources
+from benchmarks.progress import progress_bar
 from benchmarks.schema import MODALITIES
 
 META_KEY = b"cdbench_cell"
@@ -396,7 +397,7 @@ def run_matrix(
         late_cells = [c for c in late_cells if c in keep]
     all_cells = fit_cells + late_cells
     done = set() if force else {c for c in all_cells if cell_done(run_dir, c)}
-    bar = tqdm(total=len(all_cells), initial=len(done), desc="cells", unit="cell", disable=not progress)
+    bar = progress_bar(len(all_cells), "cells", "cell", disable=not progress, initial=len(done))
     failed = 0
 
     def on_result(cell: Cell, meta: dict[str, Any], frame: pd.DataFrame) -> None:

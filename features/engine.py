@@ -21,8 +21,8 @@ from typing import Any
 
 import pandas as pd
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
+from benchmarks.progress import progress_bar
 from features.base import Extractor
 
 FINGERPRINT = "_fingerprint"
@@ -162,7 +162,7 @@ def extract_features(
         _write_atomic(frame.sort_index(), cache_path)
 
     if todo:
-        bar = tqdm(total=len(todo), desc=f"extract {extractor.name}", unit="patient", disable=not progress)
+        bar = progress_bar(len(todo), f"extract {extractor.name}", "patient", disable=not progress)
         with Parallel(n_jobs=n_jobs, backend="loky", return_as="generator") as parallel:
             since_flush = 0
             for chunk in _chunks(todo, FLUSH_EVERY):

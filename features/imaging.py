@@ -289,22 +289,26 @@ class RadiomicsExtractor(Extractor):
                 images.append(read_image(path))
             except (ImageReadError, OSError, RuntimeError) as exc:
                 raise ExtractionError(f"{who}{field} file {path}: {exc}") from exc
-        image, mask = images
-        del images
-        return self.extract_images(image, mask, where=f"{who}image {image_path}, mask {mask_path}")
+        # the list is handed over so that the full volumes are freed as soon as they are cropped
+        return self._extract_pair(images, where=f"{who}image {image_path}, mask {mask_path}")
 
     def extract_images(self, image: sitk.Image, mask: sitk.Image, where: str = "") -> dict[str, float]:
         """Features of one image/mask pair in memory (the pair is not modified)."""
+        return self._extract_pair([image, mask], where)
+
+    def _extract_pair(self, pair: list[sitk.Image], where: str) -> dict[str, float]:
         # Parallelism is across cases (one volume per worker); ITK's own threads on a cropped ROI cost
         # more than they gain and oversubscribe the cores when workers run side by side.
         threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(ITK_THREADS)
         try:
-            return self._extract_images(image, mask, where)
+            return self._extract_images(pair, where)
         finally:
             sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
 
-    def _extract_images(self, image: sitk.Image, mask: sitk.Image, where: str) -> dict[str, float]:
+    def _extract_images(self, pair: list[sitk.Image], where: str) -> dict[str, float]:
+        image, mask = pair
+        pair.clear()
         where = where or "case"
         cfg = self.config()
         settings = dict(cfg["setting"])

@@ -235,6 +235,17 @@ def test_signal_knobs_and_config_validation() -> None:
     r_base = _rho(base["patients"]["cdai"], base["patients"]["ses_cd"])
     r_weak = _rho(weak["patients"]["cdai"], weak["patients"]["ses_cd"])
     assert r_weak < r_base - 0.1
+
+    # text_signal=0: the endoscopist's wording no longer follows the truth
+    def remission_gap(tables: dict[str, pd.DataFrame]) -> float:
+        rep = tables["reports"].merge(tables["patients"][["patient_id", "severity"]], on="patient_id")
+        rep = rep[rep.report_type == "colonoscopy"]
+        impression = rep["text"].str.extract(r"IMPRESSION:(.*)", expand=False)
+        calm = impression.str.contains("remission|healing|No endoscopic|Normal ileo", regex=True)
+        return calm[rep.severity == "inactive"].mean() - calm[rep.severity == "severe"].mean()
+
+    _, blind = build_tables(400, 1, SyntheticConfig(text_signal=0.0))
+    assert remission_gap(base) > 0.3 and abs(remission_gap(blind)) < 0.15
     with pytest.raises(ValueError, match="n_sites"):
         SyntheticConfig(n_sites=9)
     with pytest.raises(ValueError, match="missing_rate"):

@@ -39,7 +39,7 @@ DEFAULT_SITES: tuple[SiteProfile, ...] = (
 
 
 def _default_missing() -> dict[str, float]:
-    return {"imaging": 0.15, "text": 0.12, "pro": 0.18}
+    return {"imaging": 0.15, "text": 0.14, "pro": 0.18}
 
 
 def _default_mnar() -> dict[str, float]:
@@ -82,7 +82,7 @@ class SyntheticConfig:
     # Symptom model: loading of symptoms on inflammation vs the independent symptom factor.
     symptom_inflammation_loading: float = 0.30
     symptom_factor_loading: float = 0.90
-    symptom_offset: float = 0.6
+    symptom_offset: float = 0.65
     # Biomarker noise multipliers (1 = calibrated to reference 9.1/9.2).
     calprotectin_noise: float = 1.0
     crp_noise: float = 1.0

@@ -431,23 +431,42 @@ def _mre_report(truth: PatientTruth, config: SyntheticConfig, w: _Writer) -> str
 
 # --- colonoscopy ----------------------------------------------------------------------------------------
 def _perceive_ses(truth: PatientTruth, config: SyntheticConfig, w: _Writer) -> dict[str, dict[str, int]]:
+    """The endoscopist's reading: a per-report calibration bias, small per-variable errors, missed mild
+    segments and occasional false-positive minor findings in normal segments."""
     s = config.text_signal
     err = 1.0 / max(s, 0.25)
-    bias = w.rng.normal(0.0, 0.35 * err)
+    bias = w.rng.normal(0.0, 0.75 * err)
     out = {}
     for seg in SES_SEGMENTS:
         v = truth.ses[seg]
-        seg_noise = w.rng.normal(0.0, 0.45 * err)
+        t = sum(v.values())
         p = {}
-        for k, x in v.items():
-            base = s * x + (1 - min(s, 1.0)) * 1.0
-            p[k] = int(np.clip(np.rint(base + bias + seg_noise + w.rng.normal(0.0, 0.4 * err)), 0, 3))
-        if p["ulcer_size"] == 0 or p["ulcerated_surface"] == 0:
-            p["ulcer_size"] = p["ulcerated_surface"] = 0
-        if p["ulcer_size"] > 0 and p["affected_surface"] == 0:
-            p["affected_surface"] = 1
-        out[seg] = p
+        if s == 0 or (t == 0 and w.rng.random() >= 0.05 + 0.12 * max(bias, 0.0)):
+            real = t > 0 and s > 0
+            p = {k: 0 for k in v}
+            if s == 0 and w.rng.random() < 0.35:  # a reader who does not see the truth still writes findings
+                p = {k: int(w.rng.integers(0, 3)) for k in v}
+            if not real:
+                out[seg] = _coherent(p)
+                continue
+        if t == 0:  # false-positive minor finding
+            p = {"ulcer_size": 0, "ulcerated_surface": 0, "affected_surface": 1, "narrowing": 0}
+        elif t <= 3 and w.rng.random() < 0.15 + 0.2 * max(-bias, 0.0):  # mild segment missed
+            p = {k: 0 for k in v}
+        else:
+            for k, x in v.items():
+                jitter = w.rng.normal(0.0, 0.35 * err)
+                p[k] = int(np.clip(np.rint(s * x + bias + jitter), 0, 3))
+        out[seg] = _coherent(p)
     return out
+
+
+def _coherent(p: dict[str, int]) -> dict[str, int]:
+    if p["ulcer_size"] == 0 or p["ulcerated_surface"] == 0:
+        p["ulcer_size"] = p["ulcerated_surface"] = 0
+    if p["ulcer_size"] > 0 and p["affected_surface"] == 0:
+        p["affected_surface"] = 1
+    return p
 
 
 def _colon_segment_sentence(w: _Writer, seg: str, p: dict[str, int]) -> str:

@@ -92,9 +92,12 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
         p = run_dir / name
         out[name.split(".")[0]] = json.loads(p.read_text()) if p.exists() else {}
     pred = out["predictions"]
-    missing = {"task", "modality_set", "estimator", "fusion", "patient_id", "y_true", "repeat"} - set(
-        pred.columns
-    )
+    required = ["task", "modality_set", "estimator", "fusion", "repeat", "patient_id", "y_true", "pattern"]
+    if pred.empty:  # every cell failed: the runner writes an empty table; the report lists the failures
+        out["predictions"] = pred = pd.DataFrame({c: pd.Series(dtype=object) for c in required}).assign(
+            proba_0=pd.Series(dtype=float), proba_1=pd.Series(dtype=float)
+        )
+    missing = set(required[:-1]) - set(pred.columns)
     if missing or not proba_columns(pred):
         raise ValueError(
             f"{run_dir / 'predictions.parquet'}: missing columns {sorted(missing) or ['proba_*']}"
@@ -435,6 +438,8 @@ def _write_summary(
     ]
     for task, ttype in task_types.items():
         lines += _headline(task, ttype, perf, comps)
+    if not task_types:
+        lines.append("- No model produced predictions; see Failed cells.")
     lines += [
         "",
         f"_{POOLING_NOTE} Binary AUC CIs: DeLong; multiclass macro OvR AUC CIs: percentile bootstrap over "

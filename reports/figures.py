@@ -121,7 +121,16 @@ def forest_figure(
     yy = np.arange(n)[::-1]
     d = rows["delta_auc"].to_numpy(float)
     lo, hi = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
-    ax.errorbar(d, yy, xerr=[d - lo, hi - d], fmt="s", color="black", ecolor="black", capsize=3, ms=5)
+    ax.errorbar(
+        d,
+        yy,
+        xerr=np.vstack([d - lo, hi - d]).reshape(2, n),
+        fmt="s",
+        color="black",
+        ecolor="black",
+        capsize=3,
+        ms=5,
+    )
     ax.axvline(0.0, color="grey", ls="--", lw=0.8)
     ax.set_yticks(yy, rows["label"].tolist(), fontsize=8)
     ax.set_xlabel(xlabel)

@@ -496,24 +496,33 @@ def failed_cells_table(cells: pd.DataFrame) -> Table:
     failed = cells[cells["status"].astype(str) != "ok"].copy()
     keys = [k for k in MODEL_KEYS if k in failed.columns]
     rows = []
+    totals = cells.groupby(keys, sort=True, dropna=False).size() if keys else None
     for key, g in failed.groupby(keys, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        where = (
-            ", ".join(f"r{r}/f{f}" for r, f in zip(g["repeat"], g["fold"], strict=True))
-            if {"repeat", "fold"} <= set(g.columns)
-            else ""
-        )
+        n_total = int(totals.loc[key if len(key) > 1 else key[0]]) if totals is not None else len(g)
+        if len(g) == n_total:
+            where = f"all {n_total}"
+        elif {"repeat", "fold"} <= set(g.columns):
+            where = ", ".join(f"r{r}/f{f}" for r, f in zip(g["repeat"], g["fold"], strict=True))
+        else:
+            where = ""
+        errors = g["error"] if "error" in g.columns else pd.Series([""] * len(g))
+        first_lines = sorted({str(e).splitlines()[0] if str(e).strip() else "" for e in errors.fillna("")})
         rows.append(
             {
                 **dict(zip(keys, key, strict=True)),
                 "n_failed": len(g),
+                "n_cells": n_total,
                 "status": ", ".join(sorted(set(g["status"].astype(str)))),
                 "where": where,
-                "error": "; ".join(sorted(set(g.get("error", pd.Series([""])).fillna("").astype(str))))[:200],
+                "error": "; ".join(e for e in first_lines if e)[:200],
             }
         )
-    frame = pd.DataFrame(rows, columns=[*keys, "n_failed", "status", "where", "error"])
-    display = frame.rename(columns={"n_failed": "failed cells", "where": "repeat/fold"}).astype(str)
+    frame = pd.DataFrame(rows, columns=[*keys, "n_failed", "n_cells", "status", "where", "error"])
+    display = frame.drop(columns="n_cells").rename(
+        columns={"n_failed": "failed cells", "where": "repeat/fold"}
+    )
+    display = display.astype(str)
     display.columns = [str(c).replace("_", " ").capitalize() for c in display.columns]
     return Table(
         name="table_failed_cells",

@@ -226,3 +226,21 @@ def test_minimal_run_folder_and_bad_input(tmp_path):
     twice.loc[len(twice) - 1, "y_true"] = 1 - twice.loc[0, "y_true"]
     with pytest.raises(ValueError, match=str(pred.loc[0, "patient_id"])):
         pool_predictions(twice)
+
+
+def test_run_where_every_cell_failed_lists_the_failures(run_dir, tmp_path):
+    run = tmp_path / "allfail"
+    run.mkdir()
+    for name in ("tasks.json", "cohort_summary.parquet"):
+        shutil.copy(run_dir / name, run / name)
+    pd.DataFrame().to_parquet(run / "predictions.parquet")  # what the runner writes when nothing finished
+    cells = pd.read_parquet(run_dir / "cells.parquet").assign(status="failed", error="RuntimeError: boom")
+    cells.to_parquet(run / "cells.parquet")
+    out = build_report(run, n_boot=20, pdf=False)
+    assert out.figures == {} and "table_failed_cells" in out.tables
+    text = out.summary_md.read_text()
+    assert "No model produced predictions" in text and "RuntimeError: boom" in text
+    assert (
+        sum(d.code == "CELL_FAILED" for d in out.diagnostics)
+        == cells.groupby(["task", "modality_set", "estimator", "fusion"]).ngroups
+    )

@@ -173,19 +173,26 @@ def test_comparison_table_shows_family_and_adjusted_p():
 def test_failed_cells_table_groups_by_model():
     cells = pd.DataFrame(
         {
-            "task": ["t"] * 3,
-            "modality_set": ["a", "a", "b"],
-            "estimator": ["enet"] * 3,
-            "fusion": ["single"] * 3,
-            "repeat": [0, 1, 0],
-            "fold": [2, 3, 0],
-            "status": ["failed", "failed", "ok"],
-            "error": ["MemoryError: x", "MemoryError: x", None],
+            "task": ["t"] * 5,
+            "modality_set": ["a", "a", "a", "b", "c"],
+            "estimator": ["enet"] * 5,
+            "fusion": ["single"] * 5,
+            "repeat": [0, 1, 1, 0, 0],
+            "fold": [2, 3, 0, 0, 0],
+            "status": ["failed", "failed", "ok", "ok", "failed"],
+            "error": [
+                "MemoryError: x\nTraceback (most recent call last)",
+                "MemoryError: x",
+                None,
+                None,
+                "E: y",
+            ],
         }
     )
     t = T.failed_cells_table(cells)
-    assert len(t.data) == 1 and t.data["n_failed"].iat[0] == 2
-    assert t.data["where"].iat[0] == "r0/f2, r1/f3"
+    assert list(t.data["modality_set"]) == ["a", "c"] and list(t.data["n_failed"]) == [2, 1]
+    assert list(t.data["where"]) == ["r0/f2, r1/f3", "all 1"]
+    assert t.data["error"].iat[0] == "MemoryError: x"  # first line only, once
 
 
 @pytest.mark.parametrize("value", ["0.812 (0.700–0.900)", "12", "<0.001", "–"])

@@ -24,6 +24,7 @@ from reports.comparisons import (
     best_per_modality_set,
     comparison_text,
     default_comparisons,
+    per_class_auc_frame,
     performance_by_pattern,
     performance_frame,
     pool_predictions,
@@ -548,6 +549,14 @@ def build_report(
         if paired_bootstrap and task_types[task] == "binary":
             cnotes.append(f"Bootstrap CI: paired percentile bootstrap over patients, {n_boot} resamples.")
         comp_tables.append(T.comparison_table(comps.summary, task=task, level=level, notes=cnotes))
+    for task in task_list:  # one-vs-rest detail for multiclass tasks
+        ttype, names = task_classes(tasks, task, pooled)
+        if ttype != "binary":
+            frame = per_class_auc_frame(
+                split_models(pooled, task, len(names)), _figure_models(perf, task), names, level=level
+            )
+            if len(frame):
+                perf_tables.append(T.per_class_table(frame, task=task, level=level))
     failed = failed_cells(cells)
     failed_table = T.failed_cells_table(cells) if len(failed) else None
     perf_paths = [save(t) for t in perf_tables]

@@ -383,6 +383,37 @@ def comparison_text(row: pd.Series) -> str:
     )
 
 
+def per_class_auc_frame(
+    models: Mapping[tuple, ModelPredictions],
+    keys: list[tuple],
+    class_names: list[str],
+    *,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """One-vs-rest AUC with DeLong CI of every class, for each model in ``keys`` (multiclass tasks)."""
+    from reports.delong import delong_ovr
+
+    rows = []
+    for key in keys:
+        m = models[key]
+        if np.unique(m.y).size < len(class_names):
+            continue
+        res = delong_ovr(m.y, m.proba, level=level, class_names=class_names)
+        for name, r in zip(res.class_names, res.per_class, strict=True):
+            rows.append(
+                {
+                    "task": key[0],
+                    "model": m.label,
+                    "class": name,
+                    "n_pos": r.n_pos,
+                    "auc": r.auc,
+                    "auc_low": r.ci_low,
+                    "auc_high": r.ci_high,
+                }
+            )
+    return pd.DataFrame(rows, columns=["task", "model", "class", "n_pos", "auc", "auc_low", "auc_high"])
+
+
 # --- performance by availability pattern -----------------------------------------------------------
 def performance_by_pattern(
     models: Mapping[tuple, ModelPredictions],
@@ -441,6 +472,7 @@ __all__ = [
     "comparison_text",
     "default_comparisons",
     "performance_by_pattern",
+    "per_class_auc_frame",
     "performance_frame",
     "pool_predictions",
     "ranked_models",

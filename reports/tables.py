@@ -533,3 +533,29 @@ def failed_cells_table(cells: pd.DataFrame) -> Table:
         notes=["A model with failed cells is scored on the predictions of its finished cells only."],
         align="l" * len(display.columns),
     )
+
+
+def per_class_table(frame: pd.DataFrame, *, task: str, level: float = 0.95) -> Table:
+    """One-vs-rest AUC (DeLong CI) per class (columns) for each model (rows) of a multiclass task."""
+    sub = frame[frame["task"] == task]
+    pct = int(round(level * 100))
+    classes = list(dict.fromkeys(sub["class"]))
+    models = list(dict.fromkeys(sub["model"]))
+    cell = {
+        (m, c): fmt_ci(a, lo, hi)
+        for m, c, a, lo, hi in zip(
+            sub["model"], sub["class"], sub["auc"], sub["auc_low"], sub["auc_high"], strict=True
+        )
+    }
+    display = pd.DataFrame({"Model": models})
+    for c in classes:
+        n_pos = int(sub.loc[sub["class"] == c, "n_pos"].iat[0])
+        display[f"{c} (n={n_pos})"] = [cell.get((m, c), "–") for m in models]
+    return Table(
+        name=f"table_per_class_{_slug(task)}",
+        data=sub.reset_index(drop=True),
+        display=display,
+        caption=f"One-vs-rest AUC per class, task {task} (best model of each modality set).",
+        label=f"tab:per-class-{_slug(task)}",
+        notes=[f"AUC of each class against the rest with its DeLong {pct}% CI; n = patients of the class."],
+    )

@@ -19,7 +19,7 @@ from reports.comparisons import (
     pool_predictions,
     split_models,
 )
-from reports.delong import delong_ci, delong_test
+from reports.delong import delong_ci, delong_ovr, delong_test
 from reports.stats import adjust_pvalues
 
 N_BOOT = 200
@@ -56,6 +56,7 @@ def test_every_table_and_figure_is_written_with_its_data(built):
         "table_comparisons_severity4",
         "table_failed_cells",
         "table_diagnostics",
+        "table_per_class_severity4",
     ):
         assert expected in names
         assert all(p.exists() and p.stat().st_size > 0 for p in built.tables[expected].values())
@@ -97,6 +98,19 @@ def test_performance_table_uses_repeat_averaged_scores(built, pooled, run_dir):
     assert row["n"].iat[0] == len(manual)
     md = built.tables["table_performance_endo-active"]["md"].read_text()
     assert "averaged over repeats" in md and "**" in md
+
+
+def test_per_class_table_matches_delong_ovr(built, pooled):
+    assert "table_per_class_endo-active" not in built.tables  # binary tasks have no per-class table
+    frame = pd.read_csv(built.tables["table_per_class_severity4"]["csv"])
+    model = frame["model"].iat[0]
+    models = split_models(pooled, "severity4", 4)
+    m = next(v for v in models.values() if v.label == model)
+    ref = delong_ovr(m.y, m.proba)
+    got = frame[frame["model"] == model]
+    assert np.allclose(got["auc"], [r.auc for r in ref.per_class])
+    assert np.allclose(got["auc_low"], [r.ci_low for r in ref.per_class])
+    assert list(got["class"]) == ["inactive", "mild", "moderate", "severe"]
 
 
 def test_known_signal_ranks_fusion_above_single_modalities(built):
@@ -201,6 +215,7 @@ def test_rebuild_is_identical(run_dir, built, tmp_path):
     for name, paths in built.figures.items():
         assert again.figures[name]["csv"].read_bytes() == paths["csv"].read_bytes(), name
         assert again.figures[name]["pdf"].read_bytes() == paths["pdf"].read_bytes(), name
+        assert again.figures[name]["png"].read_bytes() == paths["png"].read_bytes(), name
     assert again.summary_md.read_text() == built.summary_md.read_text()
 
 

@@ -256,3 +256,19 @@ def test_engine_records_failures(tmp_path, case_files):
     assert all(c.startswith("rad__original_") for c in result.features.columns)
     assert list(result.failures["patient_id"]) == ["B"]
     assert "bad.nrrd" in result.failures["reason"].iloc[0]
+
+
+def test_real_cohort_loader_all_formats(tmp_path):
+    """Through benchmarks.cohort: one scan per patient in NIfTI/NRRD/MHA/DICOM; P006 has no scan."""
+    from _cohort_helpers import build_valid_cohort
+
+    from benchmarks.cohort import load_cohort
+    from features.engine import extract_features
+
+    cohort = load_cohort(build_valid_cohort(tmp_path / "cohort"))
+    ext = RadiomicsExtractor()
+    assert ext.inputs(cohort, "P006") is None
+    assert Path(ext.inputs(cohort, "P004")["image"]).is_dir()  # the DICOM series folder
+    result = extract_features(ext, cohort, n_jobs=1, progress=False)
+    assert sorted(result.features.index) == ["007", "P002", "P003", "P004", "P005"]
+    assert result.failures.empty and result.features.notna().all().all()

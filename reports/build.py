@@ -203,16 +203,24 @@ def missingness_frame(pooled: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def diagnose_missingness(frame: pd.DataFrame, alpha: float = MISSINGNESS_ALPHA) -> list[Diagnostic]:
+def diagnose_missingness(
+    frame: pd.DataFrame, alpha: float = MISSINGNESS_ALPHA, class_names: dict[str, list[str]] | None = None
+) -> list[Diagnostic]:
     out = []
+    class_names = class_names or {}
     for r in frame.itertuples():
         if np.isfinite(r.p_value) and r.p_value < alpha:
             rates = {
                 k: v for k, v in r._asdict().items() if k.startswith("missing_rate_y") and np.isfinite(v)
             }
-            rate_txt = ", ".join(
-                f"class {k.removeprefix('missing_rate_y')}: {100 * v:.0f}%" for k, v in rates.items()
-            )
+            names = class_names.get(r.task, [])
+
+            def cname(k: str, names: list[str] = names) -> str:
+                idx = int(k.removeprefix("missing_rate_y"))
+                return names[idx] if idx < len(names) else f"class {idx}"
+
+            rate_txt = ", ".join(f"{cname(k)}: {100 * v:.0f}%" for k, v in rates.items())
+
             out.append(
                 Diagnostic(
                     "MISSINGNESS_LINKED_TO_LABEL",
@@ -515,7 +523,9 @@ def build_report(
         seed=seed,
     )
     miss = missingness_frame(pooled)
-    diagnostics += diagnose_missingness(miss)
+    diagnostics += diagnose_missingness(
+        miss, class_names={t: task_classes(tasks, t, pooled)[1] for t in task_list}
+    )
     diagnostics += diagnose_hyperparameters(cells)
 
     saved_tables: dict[str, dict[str, Path]] = {}

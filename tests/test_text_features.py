@@ -155,3 +155,13 @@ def test_tfidf_min_df_and_missing_rows():
     assert np.isnan(out[3, :2]).all() and not np.isnan(np.delete(out, 3, axis=0)).any()
     with pytest.raises(ValueError, match="min_df"):
         TfidfSVD(min_df=0).fit(X)
+
+
+def test_concepts_in_loky_workers(cohort):
+    from joblib import Parallel, delayed
+
+    ext = ReportConceptExtractor()
+    inputs = [ext.inputs(cohort, pid) for pid in ("P1", "P2")]
+    local = [ext.extract(i) for i in inputs]
+    remote = Parallel(n_jobs=2, backend="loky")(delayed(ext.extract)(i) for i in inputs)
+    assert remote == local

@@ -8,6 +8,7 @@ are comparable across machines. Usage: python -m benchmarks.perf.bench_text [--n
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     per = 1000.0 / args.n
     print(f"{args.n} reports (mean {n_words:.0f} words), {len(patients)} patients x 2 reports")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end of the run")
     print(f"baseline spacy.blank tokenizer : {base * per:7.2f} ms/report")
     print(
         f"concepts (full pipeline)       : {t_conc * per:7.2f} ms/report  ratio {t_conc / base:6.1f}x  "

@@ -6,7 +6,7 @@
    ``Token._.section`` in {"body", "history", "technique", "findings", "impression", "other"});
 2. scispacy's ``abbreviation_detector`` (Schwartz-Hearst "long form (SF)" pairs within a report);
 3. an ``entity_ruler`` over the KB: synonyms matched case-insensitively (plus plural forms), abbreviations
-   case-sensitively, optional one-edit fuzzy matches of long single words (misspellings);
+   case-sensitively; then ``cd_fuzzy`` (optional) proposes one-edit misspellings of long single words;
 4. ``cd_linker``: links every mention to a CUI (``Span._.cui``, ``Span._.link_score``). Mentions that are
    KB aliases link exactly; fuzzy mentions and the long forms of abbreviations defined in the report go
    through scispacy's ``CandidateGenerator`` (char-3-gram TF-IDF + nmslib over the KB aliases, index built
@@ -36,9 +36,6 @@ from spacy.tokens import Doc, Span, Token
 
 from features.text.kb import DEFAULT_KB_PATH, Concept, build_candidate_generator, load_kb
 from features.text.negation import add_context
-
-# scispacy's abbreviation detector runs an empty matcher on reports without a "long form (SF)" pair
-warnings.filterwarnings("ignore", message=r".*\[W036\].*", module=r"scispacy\.abbreviation")
 
 SECTION_LABELS = ("body", "history", "technique", "findings", "impression", "other")
 _SECTION_HEADERS: dict[str, tuple[str, ...]] = {
@@ -149,32 +146,77 @@ def _plurals(word: str) -> set[str]:
     return out
 
 
-def ruler_patterns(nlp: Language, concepts: tuple[Concept, ...], *, fuzzy: bool) -> list[dict]:
-    """EntityRuler patterns: synonyms (+ plural of the last word) by LOWER, abbreviations by ORTH."""
+def surface_forms(concept: Concept) -> set[str]:
+    """The concept's synonyms plus plural forms of their last word."""
+    forms: set[str] = set()
+    for syn in concept.synonyms:
+        forms.add(syn)
+        head, _, last = syn.rpartition(" ")
+        if last.isalpha() and len(last) >= 3:
+            forms.update(f"{head} {p}".strip() for p in _plurals(last))
+    return forms
+
+
+def ruler_patterns(nlp: Language, concepts: tuple[Concept, ...]) -> list[dict]:
+    """EntityRuler patterns: synonyms (+ plural of the last word) as LOWER phrases, abbreviations by ORTH."""
     patterns: list[dict] = []
     for c in concepts:
         label = c.group.upper()
-        forms: set[str] = set()
-        for syn in c.synonyms:
-            forms.add(syn)
-            head, _, last = syn.rpartition(" ")
-            if last.isalpha() and len(last) >= 3:
-                forms.update(f"{head} {p}".strip() for p in _plurals(last))
-        for form in sorted(forms):
-            toks = [t.lower_ for t in nlp.tokenizer(form)]
-            patterns.append({"label": label, "id": c.cui, "pattern": [{"LOWER": t} for t in toks]})
+        for form in sorted(surface_forms(c)):
+            patterns.append({"label": label, "id": c.cui, "pattern": form})
         for abbr in c.abbreviations:
             toks = [t.text for t in nlp.tokenizer(abbr)]
             patterns.append({"label": label, "id": c.cui, "pattern": [{"ORTH": t} for t in toks]})
             if len(toks) == 1 and toks[0].isalpha():
                 patterns.append({"label": label, "id": c.cui, "pattern": [{"ORTH": toks[0] + "s"}]})
-        if fuzzy:
-            for syn in c.synonyms:
-                if " " not in syn and syn.isalpha() and len(syn) >= 7:
-                    patterns.append(
-                        {"label": label, "id": "~" + c.cui, "pattern": [{"LOWER": {"FUZZY1": syn}}]}
-                    )
     return patterns
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+@Language.factory("cd_fuzzy", default_config={"kb_path": str(DEFAULT_KB_PATH), "min_length": 7})
+class FuzzyMentions:
+    """One-edit misspellings ("abcess", "fistual") of single-word KB forms of at least ``min_length`` letters.
+
+    A symmetric-delete index finds the candidates in a few dictionary look-ups per token (spaCy's FUZZY
+    token patterns cost a Levenshtein call per token and pattern). The mention gets id ``"~<CUI>"``: the
+    linker only keeps it when scispacy's candidate generator agrees.
+    """
+
+    def __init__(self, nlp: Language, name: str, kb_path: str, min_length: int) -> None:
+        self.min_length = min_length
+        self.exact: set[str] = set()
+        self.index: dict[str, set[tuple[str, str, str]]] = {}
+        for c in load_kb(kb_path):
+            for form in surface_forms(c):
+                self.exact.add(form)
+                if " " in form or not form.isalpha() or len(form) < min_length:
+                    continue
+                entry = (form, c.cui, c.group.upper())
+                for key in _deletes(form) | {form}:
+                    self.index.setdefault(key, set()).add(entry)
+
+    def __call__(self, doc: Doc) -> Doc:
+        from spacy.matcher import levenshtein
+
+        taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
+        new = []
+        for tok in doc:
+            word = tok.lower_
+            if tok.i in taken or not tok.is_alpha or len(word) < self.min_length - 1 or word in self.exact:
+                continue
+            cands: set[tuple[str, str, str]] = set()
+            for key in _deletes(word) | {word}:
+                cands |= self.index.get(key, set())
+            best = sorted(c for c in cands if levenshtein(word, c[0]) <= 1)
+            if best:
+                form, cui, label = best[0]
+                new.append(Span(doc, tok.i, tok.i + 1, label=label, span_id="~" + cui))
+        if new:
+            doc.ents = sorted(list(doc.ents) + new, key=lambda s: s.start)
+        return doc
 
 
 def _normalise(text: str) -> str:
@@ -195,6 +237,7 @@ class CDLinker:
         self.linker = linker
         self.threshold = threshold
         self.k = k
+        self.fuzzy_floor = 0.6
         self.alias_to_cui: dict[str, str] = {}
         self.abbr_to_cui: dict[str, str] = {}
         for c in self.concepts:
@@ -219,7 +262,7 @@ class CDLinker:
         """Best KB concept per string: exact alias match (score 1), else the nearest alias above threshold.
 
         ``proposals`` (optional, per string) is a CUI proposed by a one-edit fuzzy match: it is accepted
-        when it is among the candidate generator's concepts for that string, whatever the score.
+        when the candidate generator gives that concept a similarity of at least ``fuzzy_floor``.
         """
         proposals = proposals or [""] * len(texts)
         out: list[tuple[str, float] | None] = [None] * len(texts)
@@ -237,7 +280,7 @@ class CDLinker:
             for i, cands in zip(todo, batch, strict=True):
                 scored = sorted(((max(c.similarities), c.concept_id) for c in cands), reverse=True)
                 by_cui = {cui: sim for sim, cui in scored}
-                if proposals[i] and proposals[i] in by_cui:
+                if proposals[i] and by_cui.get(proposals[i], 0.0) >= self.fuzzy_floor:
                     out[i] = (proposals[i], float(by_cui[proposals[i]]))
                 elif scored and scored[0][0] >= self.threshold:
                     out[i] = (scored[0][1], float(scored[0][0]))
@@ -329,6 +372,21 @@ def _listdir(path: str) -> list[str]:
         return []
 
 
+def _register_abbreviation_detector() -> None:
+    """scispacy's AbbreviationDetector, silenced: it warns (W036) on every report without a "long (SF)" pair."""
+    from scispacy.abbreviation import AbbreviationDetector
+
+    if "cd_abbreviation_detector" in Language.factories:
+        return
+
+    @Language.factory("cd_abbreviation_detector", default_config={"make_serializable": False})
+    class QuietAbbreviationDetector(AbbreviationDetector):
+        def __call__(self, doc: Doc) -> Doc:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r".*W036.*")
+                return super().__call__(doc)
+
+
 def make_tokenizer(nlp: Language):
     """scispacy's combined rule tokenizer, also splitting "abscess/phlegmon" (3+ letters each side)."""
     from scispacy.custom_tokenizer import combined_rule_tokenizer
@@ -350,16 +408,17 @@ def build_nlp(
     link_threshold: float = 0.8,
 ) -> Language:
     """Build the full pipeline (see module docstring)."""
-    import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
-
+    _register_abbreviation_detector()
     nlp = spacy.blank("en")
     nlp.tokenizer = make_tokenizer(nlp)
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("cd_sections")
-    nlp.add_pipe("abbreviation_detector")
+    nlp.add_pipe("cd_abbreviation_detector", name="abbreviation_detector")
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": False})
     concepts = load_kb(kb_path)
-    ruler.add_patterns(ruler_patterns(nlp, concepts, fuzzy=fuzzy))
+    ruler.add_patterns(ruler_patterns(nlp, concepts))
+    if fuzzy:
+        nlp.add_pipe("cd_fuzzy", config={"kb_path": kb_path})
     nlp.add_pipe(
         "cd_linker", config={"kb_path": kb_path, "linker": linker, "threshold": link_threshold, "k": 10}
     )

@@ -20,7 +20,7 @@ from reports import figures as F
 from reports import tables as T
 from reports.comparisons import (
     POOLING_NOTE,
-    ComparisonResult,
+    DefaultComparisons,
     best_per_modality_set,
     comparison_text,
     default_comparisons,
@@ -136,19 +136,22 @@ def diagnose_failures(cells: pd.DataFrame) -> list[Diagnostic]:
 
 
 def diagnose_duplicates(pred: pd.DataFrame) -> list[Diagnostic]:
+    """One error per model whose patients have more than one out-of-fold prediction in a repeat."""
     keys = [*T.MODEL_KEYS, "repeat", "patient_id"]
     counts = pred.groupby(keys, sort=True).size()
-    dup = counts[counts > 1]
+    dup = counts[counts > 1].reset_index()
     out = []
-    for key, n in dup.items():
+    for key, g in dup.groupby(list(T.MODEL_KEYS), sort=True):
+        patients = sorted(set(g["patient_id"]))
+        example = ", ".join(patients[:5]) + (", ..." if len(patients) > 5 else "")
         out.append(
             Diagnostic(
                 "PATIENT_IN_TWO_FOLDS",
                 "error",
-                f"patient {key[-1]} has {n} out-of-fold predictions in repeat {key[-2]} of "
-                f"{'/'.join(map(str, key[:4]))}",
+                f"{'/'.join(map(str, key))}: {len(patients)} patients have several out-of-fold predictions "
+                f"within one repeat ({example}); their probabilities were averaged",
                 task=str(key[0]),
-                details={"patient_id": key[-1], "repeat": int(key[-2]), "n": int(n)},
+                details={"patients": patients, "repeats": sorted(int(r) for r in set(g["repeat"]))},
             )
         )
     return out
@@ -303,7 +306,7 @@ def _task_figures(
     ttype: str,
     models: dict,
     perf: pd.DataFrame,
-    comps: ComparisonResult,
+    comps: DefaultComparisons,
     fig_dir: Path,
     *,
     n_boot: int,
@@ -403,7 +406,7 @@ def _task_figures(
 
 
 # --- summary ---------------------------------------------------------------------------------------
-def _headline(task: str, ttype: str, perf: pd.DataFrame, comps: ComparisonResult) -> list[str]:
+def _headline(task: str, ttype: str, perf: pd.DataFrame, comps: DefaultComparisons) -> list[str]:
     from reports.comparisons import ranked_models
 
     ranked = ranked_models(perf, task)
@@ -426,7 +429,7 @@ def _write_summary(
     run: dict[str, Any],
     task_types: dict[str, str],
     perf: pd.DataFrame,
-    comps: ComparisonResult,
+    comps: DefaultComparisons,
     perf_tables: list[T.Table],
     comp_tables: list[T.Table],
     failed_table: T.Table | None,

@@ -220,7 +220,7 @@ def best_per_modality_set(perf: pd.DataFrame, task: str) -> pd.DataFrame:
 
 # --- comparisons -----------------------------------------------------------------------------------
 @dataclass
-class ComparisonResult:
+class DefaultComparisons:
     """Pairwise comparisons: a tidy ``summary`` frame (one row per pair) plus the settings used."""
 
     summary: pd.DataFrame
@@ -246,7 +246,7 @@ class ComparisonResult:
 
     def __repr__(self) -> str:
         cols = ["task", "family", "model_a", "model_b", "delta_auc", "ci_low", "ci_high", "p_adjusted"]
-        return f"ComparisonResult(adjust={self.adjust})\n{self.summary[cols].to_string()}"
+        return f"DefaultComparisons(adjust={self.adjust})\n{self.summary[cols].to_string()}"
 
 
 SUMMARY_COLUMNS = [
@@ -306,7 +306,7 @@ def default_comparisons(
     top_k: int = 4,
     n_boot: int = 0,
     seed: int = 0,
-) -> ComparisonResult:
+) -> DefaultComparisons:
     """The three default comparison families for every task (see the module docstring).
 
     ``n_boot`` > 0 adds a paired-bootstrap CI of ΔAUC beside the DeLong CI (binary tasks); multiclass
@@ -372,7 +372,7 @@ def default_comparisons(
             adj = np.full(p.shape, np.nan)
             adj[ok] = np.asarray(adjust_pvalues(p[ok], method=adjust), dtype=float)
             summary.loc[idx, "p_adjusted"] = adj
-    return ComparisonResult(summary=summary[SUMMARY_COLUMNS], adjust=adjust, level=level, n_boot=n_boot)
+    return DefaultComparisons(summary=summary[SUMMARY_COLUMNS], adjust=adjust, level=level, n_boot=n_boot)
 
 
 def comparison_text(row: pd.Series) -> str:
@@ -463,7 +463,7 @@ def performance_by_pattern(
 
 
 __all__ = [
-    "ComparisonResult",
+    "DefaultComparisons",
     "ModelPredictions",
     "POOLING_NOTE",
     "auc_with_ci",

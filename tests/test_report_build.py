@@ -259,3 +259,14 @@ def test_run_where_every_cell_failed_lists_the_failures(run_dir, tmp_path):
         sum(d.code == "CELL_FAILED" for d in out.diagnostics)
         == cells.groupby(["task", "modality_set", "estimator", "fusion"]).ngroups
     )
+
+
+def test_duplicate_prediction_is_an_error_diagnostic(run_dir, tmp_path):
+    from reports.build import diagnose_duplicates
+
+    pred = load_run(run_dir)["predictions"]
+    assert diagnose_duplicates(pred) == []
+    dup = pd.concat([pred, pred.iloc[[0, 1]].assign(fold=4)], ignore_index=True)
+    (d,) = diagnose_duplicates(dup)
+    assert d.code == "PATIENT_IN_TWO_FOLDS" and d.severity == "error"
+    assert d.details["patients"] == sorted(pred["patient_id"].iloc[[0, 1]])

@@ -84,7 +84,7 @@ def fit_predict_cell(
     y_train: np.ndarray,
     X_test: pd.DataFrame,
     *,
-    modalities: list[str] | tuple[str, ...],
+    modalities: list[str] | tuple[str, ...] | str,
     estimator: str,
     fusion: str,
     n_classes: int,
@@ -107,7 +107,7 @@ def fit_predict_cell(
     """
     y = _check_inputs(X_train, y_train, X_test, n_classes)
     spec = get_fusion_spec(fusion)
-    modalities = list(modalities)
+    modalities = modalities.split("+") if isinstance(modalities, str) else list(modalities)
     if spec.kind == "single" and len(modalities) != 1:
         raise ValueError(f"fusion 'single' takes exactly one modality, got {modalities}")
     if spec.kind != "hybrid":

@@ -15,7 +15,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.svm import SVC
 
 from models.torch_mlp import TorchMLPClassifier, validate_fit, validate_predict
@@ -30,8 +30,8 @@ def space_select(trial: Any) -> dict[str, Any]:
 class CalibratedSVC(ClassifierMixin, BaseEstimator):
     """RBF/linear SVC with sigmoid-calibrated probabilities from a seeded, stratified internal CV.
 
-    The number of calibration folds shrinks to the smallest class count (at least 2), so small
-    training folds of a multiclass task do not fail.
+    The number of calibration folds shrinks to the smallest class count, so small training folds of a
+    multiclass task do not fail.
     """
 
     def __init__(
@@ -50,15 +50,16 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: object, y: object) -> CalibratedSVC:
         X, self.classes_, y_enc = validate_fit(self, X, y)
-        smallest = int(np.bincount(y_enc).min())
         if len(self.classes_) < 2:
             raise ValueError("CalibratedSVC got only 1 class in the training rows; it needs at least 2")
-        if smallest < 2:
-            raise ValueError(
-                f"CalibratedSVC needs >= 2 training rows per class for calibration; class "
-                f"{self.classes_[np.argmin(np.bincount(y_enc))]!r} has {smallest}"
+        smallest = int(np.bincount(y_enc).min())
+        if smallest >= 2:
+            folds: object = StratifiedKFold(
+                min(self.cv, smallest), shuffle=True, random_state=self.random_state
             )
-        folds = StratifiedKFold(n_splits=min(self.cv, smallest), shuffle=True, random_state=self.random_state)
+        else:  # a single-row class cannot be stratified; its calibration folds may lack it
+            kfold = KFold(min(self.cv, len(y_enc)), shuffle=True, random_state=self.random_state)
+            folds = list(kfold.split(X))  # explicit splits: sklearn refuses a splitter object here
         svc = SVC(C=self.C, kernel=self.kernel, gamma=self.gamma, random_state=self.random_state)
         self.model_ = CalibratedClassifierCV(svc, method="sigmoid", cv=folds).fit(X, y_enc)
         return self

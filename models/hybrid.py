@@ -20,7 +20,7 @@ from torch import nn
 
 from models.blocks import block_availability, split_blocks
 from models.preprocess import BlockPreprocessor
-from models.torch_mlp import encode_labels, resolve_device, seeded_torch, train_network
+from models.torch_mlp import encode_labels, resolve_device, seeded_torch, torch_threads, train_network
 
 HYBRID_FUSIONS = ("concat", "gated")
 
@@ -184,7 +184,7 @@ class HybridFusionClassifier(ClassifierMixin, BaseEstimator):
     def network_proba(self, xs: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
         """Probabilities from preprocessed blocks and the 0/1 availability mask (rows x modalities_)."""
         check_is_fitted(self, "model_")
-        with torch.no_grad():
+        with torch_threads(1), torch.no_grad():
             tensors = [torch.tensor(np.asarray(x, np.float32)) for x in xs]
             logits = self.model_(tensors, torch.tensor(np.asarray(mask, np.float32)))
         proba = torch.softmax(logits.double(), dim=1).numpy()

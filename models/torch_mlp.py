@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -23,20 +22,26 @@ def resolve_device(device: str) -> torch.device:
 
 
 @contextlib.contextmanager
+def torch_threads(threads: int = 1) -> Iterator[None]:
+    """Limit torch's CPU threads (the runner parallelises over cells), restoring the setting after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
 def seeded_torch(seed: int, device: torch.device, threads: int = 1) -> Iterator[None]:
     """Run with torch's RNGs seeded (global state restored afterwards) and ``threads`` CPU threads.
 
     One thread because the runner parallelises over cells; it also keeps CPU results reproducible.
     """
-    previous = torch.get_num_threads()
     devices = [device.index or 0] if device.type == "cuda" else []
-    torch.set_num_threads(threads)
-    try:
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(threads), torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -53,6 +58,10 @@ def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
         splitter = ShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
     train, val = next(splitter.split(np.zeros(n), y))  # type: ignore[attr-defined]
     return np.sort(train), np.sort(val)
+
+
+def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def train_network(
@@ -81,7 +90,7 @@ def train_network(
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
-    best_loss, best_state, stale = np.inf, copy.deepcopy(model.state_dict()), 0
+    best_loss, best_state, stale = np.inf, _snapshot(model), 0
     train_t = torch.as_tensor(train_idx, dtype=torch.long)
     epochs = 0
     for _epoch in range(max_epochs):
@@ -103,7 +112,7 @@ def train_network(
             v = torch.as_tensor(val_idx, dtype=torch.long, device=device)
             val_loss = float(loss_fn(forward(model, [t[v] for t in inputs], False), target[v]))
         if val_loss < best_loss - 1e-6:
-            best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
+            best_loss, best_state, stale = val_loss, _snapshot(model), 0
         else:
             stale += 1
             if stale >= patience:
@@ -212,7 +221,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: object) -> np.ndarray:
         X = validate_predict(self, X).astype(np.float32)
-        with torch.no_grad():
+        with torch_threads(1), torch.no_grad():
             logits = self.model_(torch.tensor(X))
         proba = torch.softmax(logits.double(), dim=1).numpy()
         return proba / proba.sum(axis=1, keepdims=True)

@@ -65,18 +65,23 @@ def auc_score(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
 def inner_folds(
     y: np.ndarray, groups: np.ndarray, n_splits: int, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Seeded StratifiedGroupKFold splits (groups = patient ids); fewer folds if a class is rare."""
+    """Seeded StratifiedGroupKFold splits (groups = patient ids).
+
+    The number of folds shrinks to the smallest class count (at least 2) so every validation fold
+    holds every class where possible; a class with a single patient then sits in one fold only.
+    """
     y = np.asarray(y)
     _, counts = np.unique(y, return_counts=True)
-    n = int(min(n_splits, counts.min(), len(np.unique(groups))))
-    if n < 2:
+    if len(counts) < 2:
         raise ValueError(
-            f"inner CV needs >= 2 training patients per class; class counts are {counts.tolist()} "
-            f"over {len(y)} rows"
+            f"inner CV needs at least 2 classes among the {len(y)} training rows, got {len(counts)}"
         )
+    n = int(min(n_splits, max(2, counts.min()), len(np.unique(groups))))
+    if n < 2:
+        raise ValueError(f"inner CV needs at least 2 training patients, got {len(np.unique(groups))}")
     cv = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "least populated class" when n was reduced
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class" for single-patient classes
         return list(cv.split(np.zeros(len(y)), y, groups))
 
 

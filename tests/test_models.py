@@ -165,3 +165,19 @@ def test_torch_device_auto(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto").type == "cpu"
     assert resolve_device("cpu").type == "cpu"
+
+
+@pytest.mark.parametrize("name", ["enet", "svm", "xgb", "mlp"])  # those with class-sensitive internals
+def test_single_patient_class_does_not_break_a_cell(name: str) -> None:
+    from models.api import fit_predict_cell
+
+    X, y = make_design(40, 3, seed=8, text_counts=False)
+    y = y.copy()
+    y[5] = 3  # a fourth class with one training patient: some inner folds never see it
+    fit = fit_predict_cell(
+        X.iloc[:32], y[:32], X.iloc[32:], modalities=["imaging", "text", "pro"], estimator=name, fusion="early",
+        n_classes=4, n_trials=0, inner_splits=3, seed=0, return_train_oof=True,
+    )  # fmt: skip
+    assert fit.proba.shape == (8, 4) and np.isfinite(fit.proba).all()
+    np.testing.assert_allclose(fit.proba.sum(axis=1), 1.0, atol=1e-9)
+    assert fit.train_oof.shape == (32, 4) and np.isfinite(fit.train_oof).all()

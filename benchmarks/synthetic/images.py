@@ -18,7 +18,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from benchmarks.synthetic.config import SiteProfile, SyntheticConfig
-from benchmarks.synthetic.latent import STREAM_IMAGE, PatientTruth, patient_rng
+from benchmarks.synthetic.latent import MRI_TO_SES, STREAM_IMAGE, PatientTruth, patient_rng
 
 # Unscaled tissue intensities (arbitrary units) of a T1 fat-suppressed enteric-phase acquisition.
 _AIR, _SUBCUT_FAT, _VISCERAL_FAT, _MUSCLE, _BONE, _CORTEX = 0.0, 95.0, 110.0, 270.0, 210.0, 70.0
@@ -170,9 +170,7 @@ def render_scan(truth: PatientTruth, config: SyntheticConfig, site: SiteProfile)
     mri = truth.mri[truth.image_segment]
     activity = float(np.clip(mri["activity"], 0.0, 1.2))
     w_dis, rce_dis = rendered_disease(truth, config)
-    narrowing = truth.ses.get("ileum" if truth.image_segment == "ileum" else "transverse", {}).get(
-        "narrowing", 0
-    )
+    narrowing = truth.ses[MRI_TO_SES[truth.image_segment]]["narrowing"]
     tparam = _arc_param(lesion_pts)
     t0 = rng.uniform(0.12, 0.3)
     t1 = rng.uniform(0.7, 0.88)

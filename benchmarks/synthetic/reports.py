@@ -13,7 +13,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from benchmarks.synthetic.config import SyntheticConfig
-from benchmarks.synthetic.latent import MRI_SEGMENTS, SES_SEGMENTS, STREAM_REPORT, PatientTruth, patient_rng
+from benchmarks.synthetic.latent import (
+    MRI_SEGMENTS,
+    MRI_TO_SES,
+    SES_SEGMENTS,
+    STREAM_REPORT,
+    PatientTruth,
+    patient_rng,
+)
 
 
 class _Writer:
@@ -38,7 +45,7 @@ class _Writer:
 
 
 _MRI_NAMES = {
-    "ileum": ("terminal ileum", "TI", "distal ileum", "terminal ileal loop", "neo-TI region"),
+    "ileum": ("terminal ileum", "TI", "distal ileum", "terminal ileal loop", "distal ileal loop"),
     "ascending": ("caecum and ascending colon", "ascending colon", "right colon", "caecum"),
     "transverse": ("transverse colon", "mid transverse colon", "transverse colon"),
     "descending": ("descending colon", "left colon", "descending colon"),
@@ -174,6 +181,7 @@ def _mre_segment_sentence(w: _Writer, seg: str, p: dict[str, float], truth: Pati
                 "reactive mesenteric lymph nodes",
                 "perienteric oedema",
                 "fibrofatty proliferation (creeping fat)",
+                "pseudosacculation of the antimesenteric border",
             ),
             int(w.rng.integers(1, 3)),
         )
@@ -278,9 +286,7 @@ def _mre_report(truth: PatientTruth, config: SyntheticConfig, w: _Writer) -> str
             )
         )
     # Stricturing and penetrating findings (behaviour), read with error.
-    strict_seg = next(
-        (s for s in abnormal if truth.ses["ileum" if s == "ileum" else "transverse"]["narrowing"] > 0), None
-    )
+    strict_seg = next((s for s in abnormal if truth.ses[MRI_TO_SES[s]]["narrowing"] > 0), None)
     if truth.behaviour == "B2" and (strict_seg or w.chance(0.5)) and w.chance(0.8):
         d = round(w.rng.uniform(2.4, 4.5), 1)
         where = (

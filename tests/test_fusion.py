@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _models_helpers import make_design
 from sklearn.base import clone
 
 from models.api import fit_predict_cell
@@ -12,7 +13,6 @@ from models.blocks import block_availability
 from models.fusion import LateFusionClassifier, SingleModalityClassifier, combine_late, modality_weights
 from models.hybrid import HybridFusionClassifier, HybridNet
 from models.registry import FUSIONS
-from tests._models_helpers import make_design
 
 ALL = ["imaging", "text", "pro"]
 

@@ -7,6 +7,7 @@ import optuna
 import pandas as pd
 import pytest
 import torch
+from _models_helpers import HAS_TFIDF, make_design
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as ec
@@ -16,7 +17,6 @@ from models.estimators import CalibratedSVC, XGBLabelClassifier
 from models.preprocess import BlockPreprocessor, SelectTopK
 from models.registry import ESTIMATORS, make_pipeline
 from models.torch_mlp import TorchMLPClassifier, resolve_device
-from tests._models_helpers import HAS_TFIDF, make_design
 
 FAST = {
     "rf": {"clf__n_estimators": 30},

@@ -7,12 +7,12 @@ import uuid
 import numpy as np
 import optuna
 import pytest
+from _models_helpers import RecordingProbe, make_design
 from sklearn.metrics import roc_auc_score
 
 from models.api import fit_predict_cell
 from models.registry import ESTIMATORS, make_pipeline
 from models.tuning import auc_score, inner_folds, make_storage, oof_predict, tune
-from tests._models_helpers import RecordingProbe, make_design
 
 ALL = ["imaging", "text", "pro"]
 

@@ -122,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     run_dir, path = Path(args.run), Path(args.baseline)
     if args.update:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(make_baseline(run_dir), indent=2) + "\n")
+        path.write_text(json.dumps(make_baseline(run_dir), indent=2) + "\n", encoding="utf-8")
         print(f"baseline written: {path}")
         return 0
-    baseline = json.loads(path.read_text())
+    baseline = json.loads(path.read_text(encoding="utf-8"))
     table = compare(run_dir, baseline)
     prov = load_results(run_dir)["provenance"]
     if baseline.get("config_hash") and prov.get("config_hash") != baseline["config_hash"]:

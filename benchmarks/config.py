@@ -44,7 +44,7 @@ class TaskDef:
 
 def load_tasks(path: str | Path | None = None) -> dict[str, TaskDef]:
     """Task definitions from a TOML file (default: the shipped ``profiles/tasks.toml``)."""
-    raw = tomllib.loads(Path(path or PROFILES_DIR / "tasks.toml").read_text())
+    raw = tomllib.loads(Path(path or PROFILES_DIR / "tasks.toml").read_text(encoding="utf-8"))
     tasks = {}
     for name, spec in raw.items():
         spec = dict(spec)
@@ -127,9 +127,9 @@ def load_config(profile: str = "default", config_file: str | Path | None = None,
     """Profile, then the user's TOML file, then explicit overrides (``None`` values are ignored)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {PROFILES}")
-    values: dict[str, Any] = tomllib.loads((PROFILES_DIR / f"{profile}.toml").read_text())
+    values: dict[str, Any] = tomllib.loads((PROFILES_DIR / f"{profile}.toml").read_text(encoding="utf-8"))
     if config_file is not None:
-        values.update(tomllib.loads(Path(config_file).read_text()))
+        values.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["profile"] = profile
     known = {f.name for f in fields(RunConfig)}

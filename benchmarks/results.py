@@ -40,7 +40,7 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
 
 def write_json(obj: Any, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str), encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -178,7 +178,7 @@ def load_results(run_dir: str | Path) -> dict[str, Any]:
         out[name.split(".")[0]] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
     for name in (PROVENANCE, TASKS):
         p = run_dir / name
-        out[name.split(".")[0]] = json.loads(p.read_text()) if p.exists() else {}
+        out[name.split(".")[0]] = json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
     return out
 
 

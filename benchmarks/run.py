@@ -31,7 +31,7 @@ def stage_generate(out: Path, n: int, seed: int, quiet: bool = False) -> Path:
     want = {"n": n, "seed": seed}
     if (
         marker.exists()
-        and json.loads(marker.read_text()) == want
+        and json.loads(marker.read_text(encoding="utf-8")) == want
         and (out / "cohort" / "patients.csv").exists()
     ):
         if not quiet:
@@ -39,7 +39,7 @@ def stage_generate(out: Path, n: int, seed: int, quiet: bool = False) -> Path:
         return out / "cohort"
     t0 = time.perf_counter()
     cohort_dir = generate_cohort(out, n=n, seed=seed)
-    marker.write_text(json.dumps(want))
+    marker.write_text(json.dumps(want), encoding="utf-8")
     if not quiet:
         _log(f"generated synthetic cohort of {n} patients in {time.perf_counter() - t0:.1f} s: {cohort_dir}")
     return Path(cohort_dir)
@@ -147,7 +147,7 @@ def run_all(args: argparse.Namespace, config: RunConfig) -> int:
     _log("building tables, figures and report")
     paths = _report(out, config)
     timings["report"] = time.perf_counter() - t
-    prov = json.loads((out / PROVENANCE).read_text())
+    prov = json.loads((out / PROVENANCE).read_text(encoding="utf-8"))
     prov["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     write_json(prov, out / PROVENANCE)
     _final_summary(out, paths)

@@ -91,7 +91,7 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
         out[name.split(".")[0]] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
     for name in ("provenance.json", "tasks.json"):
         p = run_dir / name
-        out[name.split(".")[0]] = json.loads(p.read_text()) if p.exists() else {}
+        out[name.split(".")[0]] = json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
     pred = out["predictions"]
     required = ["task", "modality_set", "estimator", "fusion", "repeat", "patient_id", "y_true", "pattern"]
     if pred.empty:  # every cell failed: the runner writes an empty table; the report lists the failures

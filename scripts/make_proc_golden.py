@@ -99,7 +99,7 @@ def make_cases() -> list[dict]:
 def main() -> int:
     cases = make_cases()
     CASES.parent.mkdir(parents=True, exist_ok=True)
-    CASES.write_text(json.dumps(cases, separators=(",", ":")) + "\n")
+    CASES.write_text(json.dumps(cases, separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {len(cases)} cases to {CASES.relative_to(ROOT)}")
     rscript = shutil.which("Rscript")
     if rscript is None:

@@ -283,7 +283,7 @@ def make_fake_run(
         }
         for t, spec in TASKS.items()
     }
-    (run_dir / "tasks.json").write_text(json.dumps(tasks, indent=2, sort_keys=True))
+    (run_dir / "tasks.json").write_text(json.dumps(tasks, indent=2, sort_keys=True), encoding="utf-8")
     provenance = {
         "created_utc": "2026-11-27T20:00:00Z",
         "config_hash": "cafe1234",
@@ -294,5 +294,5 @@ def make_fake_run(
         "timings_seconds": {"total": 1234.5},
         "config": {"n_repeats": n_repeats, "n_folds": n_folds},
     }
-    (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True))
+    (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True), encoding="utf-8")
     return run_dir

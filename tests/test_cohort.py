@@ -606,6 +606,6 @@ def test_malformed_patients_rows_and_duplicate_columns_are_fatal(root: Path) -> 
     p = only(validate_cohort(root).find(fatal=True), file="patients.csv", row=7, patient_id="P007")
     assert "fields" in p.message
     path = root / schema.IMAGING_FILE
-    lines = path.read_text().splitlines()
-    path.write_text("\n".join([lines[0] + ",mask", *(ln + ",x" for ln in lines[1:])]) + "\n")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([lines[0] + ",mask", *(ln + ",x" for ln in lines[1:])]) + "\n", encoding="utf-8")
     only(validate_cohort(root).find(file="imaging.csv"), fatal=True, field="mask")

@@ -225,7 +225,7 @@ def test_fingerprint_tracks_file_contents_and_params(tmp_path, case_files):
     custom = tmp_path / "p.yaml"
     shutil.copy(Path(__file__).parents[1] / "features" / "params" / "mr.yaml", custom)
     fp_custom = RadiomicsExtractor(params=str(custom)).input_fingerprint(inputs)
-    custom.write_text(custom.read_text().replace("binWidth: 25", "binWidth: 20"))
+    custom.write_text(custom.read_text(encoding="utf-8").replace("binWidth: 25", "binWidth: 20"))
     assert RadiomicsExtractor(params=str(custom)).input_fingerprint(inputs) != fp_custom
 
 

@@ -52,7 +52,7 @@ def test_late_reuse_plans_its_unimodal_sources():
 
 def test_config_keys_are_checked_and_tasks_live_in_config(tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text("n_trails = 3\n")
+    bad.write_text("n_trails = 3\n", encoding="utf-8")
     with pytest.raises(ValueError, match="n_trails"):
         load_config("smoke", bad)
     tasks = load_tasks()

@@ -42,7 +42,7 @@ def pooled(run_dir):
 
 @pytest.fixture(scope="module")
 def tasks(run_dir):
-    return json.loads((run_dir / "tasks.json").read_text())
+    return json.loads((run_dir / "tasks.json").read_text(encoding="utf-8"))
 
 
 def test_every_table_and_figure_is_written_with_its_data(built):
@@ -69,7 +69,7 @@ def test_every_table_and_figure_is_written_with_its_data(built):
 
 
 def test_report_tex_inputs_every_table_and_includes_every_figure(built):
-    tex = built.report_tex.read_text()
+    tex = built.report_tex.read_text(encoding="utf-8")
     inputs = set(re.findall(r"\\input\{([^}]*)\}", tex))
     graphics = set(re.findall(r"\\includegraphics\[[^\]]*\]\{([^}]*)\}", tex))
     assert inputs == {f"tables/{name}.tex" for name in built.tables}
@@ -96,7 +96,7 @@ def test_performance_table_uses_repeat_averaged_scores(built, pooled, run_dir):
     row = perf[(perf["modality_set"] == key[1]) & (perf["estimator"] == "enet") & (perf["fusion"] == "early")]
     assert np.isclose(row["auc"].iat[0], ref.auc) and np.isclose(row["auc_low"].iat[0], ref.ci_low)
     assert row["n"].iat[0] == len(manual)
-    md = built.tables["table_performance_endo-active"]["md"].read_text()
+    md = built.tables["table_performance_endo-active"]["md"].read_text(encoding="utf-8")
     assert "averaged over repeats" in md and "**" in md
 
 
@@ -175,7 +175,7 @@ def test_failed_cells_are_listed_not_fatal(built):
         zip(failed["task"], failed["modality_set"], failed["estimator"], failed["fusion"], strict=True)
     )
     assert FAILED_MODEL in models and len(models) == 2
-    summary = built.summary_md.read_text()
+    summary = built.summary_md.read_text(encoding="utf-8")
     assert "## Failed cells" in summary and "MemoryError" in summary
     perf = pd.read_csv(built.tables["table_performance_endo-active"]["csv"])
     assert not ((perf["modality_set"] == "imaging+text") & (perf["fusion"] == "early")).any()
@@ -194,13 +194,13 @@ def test_diagnostics_missingness_and_search_edge(built, pooled):
     edge = by_code["HPARAM_AT_SEARCH_EDGE"]
     assert all(d.details["param"] == "C" and d.details["edge"] == "upper" for d in edge)
     assert {d.task for d in edge} == {"endo_active", "severity4"}
-    summary = built.summary_md.read_text()
+    summary = built.summary_md.read_text(encoding="utf-8")
     for code in ("MISSINGNESS_LINKED_TO_LABEL", "HPARAM_AT_SEARCH_EDGE", "CELL_FAILED"):
         assert f"`{code}`" in summary
 
 
 def test_summary_has_headline_performance_and_comparisons(built):
-    text = built.summary_md.read_text()
+    text = built.summary_md.read_text(encoding="utf-8")
     for heading in ("## Headline", "## Performance", "## Comparisons", "## Diagnostics"):
         assert heading in text
     assert re.search(r"\*\*endo_active\*\* \(binary\): best model .+ AUC 0\.\d{3} \(0\.\d{3}–", text)
@@ -216,7 +216,7 @@ def test_rebuild_is_identical(run_dir, built, tmp_path):
         assert again.figures[name]["csv"].read_bytes() == paths["csv"].read_bytes(), name
         assert again.figures[name]["pdf"].read_bytes() == paths["pdf"].read_bytes(), name
         assert again.figures[name]["png"].read_bytes() == paths["png"].read_bytes(), name
-    assert again.summary_md.read_text() == built.summary_md.read_text()
+    assert again.summary_md.read_text(encoding="utf-8") == built.summary_md.read_text(encoding="utf-8")
 
 
 def test_minimal_run_folder_and_bad_input(tmp_path):
@@ -232,7 +232,7 @@ def test_minimal_run_folder_and_bad_input(tmp_path):
     (run / "cells.parquet").unlink()
     out = build_report(run, n_boot=50, pdf=False)
     assert "table1_cohort" not in out.tables and "table_failed_cells" not in out.tables
-    assert out.summary_md.exists() and "figures/roc_severity4.pdf" in out.report_tex.read_text()
+    assert out.summary_md.exists() and "figures/roc_severity4.pdf" in out.report_tex.read_text(encoding="utf-8")
     with pytest.raises(FileNotFoundError, match="predictions.parquet"):
         build_report(tmp_path / "nothing")
     pred = pd.read_parquet(run / "predictions.parquet")
@@ -253,7 +253,7 @@ def test_run_where_every_cell_failed_lists_the_failures(run_dir, tmp_path):
     cells.to_parquet(run / "cells.parquet")
     out = build_report(run, n_boot=20, pdf=False)
     assert out.figures == {} and "table_failed_cells" in out.tables
-    text = out.summary_md.read_text()
+    text = out.summary_md.read_text(encoding="utf-8")
     assert "No model produced predictions" in text and "RuntimeError: boom" in text
     assert (
         sum(d.code == "CELL_FAILED" for d in out.diagnostics)

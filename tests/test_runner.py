@@ -112,7 +112,7 @@ def test_outer_test_patients_never_reach_a_fit(toy, tmp_path, fusion):
         probe=RecordingProbe(str(log)),
         only=[cell],
     )
-    seen = [set(json.loads(line)) for line in log.read_text().splitlines()]
+    seen = [set(json.loads(line)) for line in log.read_text(encoding="utf-8").splitlines()]
     assert len(seen) >= 2  # tuning fits and the refit were all observed
     assert all(not (s & test_ids) for s in seen)
 

@@ -12,8 +12,8 @@ from sklearn.metrics import roc_auc_score
 from reports.stats import delong_ci, delong_ovr, delong_test
 
 DATA = Path(__file__).parent / "data"
-CASES = {c["name"]: c for c in json.loads((DATA / "proc_golden_cases.json").read_text())}
-GOLDEN = json.loads((DATA / "proc_golden.json").read_text())
+CASES = {c["name"]: c for c in json.loads((DATA / "proc_golden_cases.json").read_text(encoding="utf-8"))}
+GOLDEN = json.loads((DATA / "proc_golden.json").read_text(encoding="utf-8"))
 _SPECIAL = {"NA": np.nan, "NaN": np.nan, "Inf": np.inf, "-Inf": -np.inf}
 TOL = 1e-6
 

@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             f"(x{row['warm_over_cold']:.3f}, {row['cached_on_rerun']} cached, identical={row['warm_identical']})"
         )
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
+        args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

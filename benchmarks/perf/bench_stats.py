@@ -69,7 +69,7 @@ def _best(fn, repeats: int) -> float:
 def _machine() -> str:
     cpu = platform.processor() or ""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
@@ -115,8 +115,8 @@ def bench_delong(n: int, repeats: int, use_r: bool, record: bool) -> dict:
     ours_test = _best(lambda: delong_test(y, a, b), repeats)
     fresh = measure_proc(n, repeats) if use_r else None
     if fresh is not None and record:
-        PROC_TIMING.write_text(json.dumps(fresh, indent=2) + "\n")
-    recorded = json.loads(PROC_TIMING.read_text()) if PROC_TIMING.exists() else None
+        PROC_TIMING.write_text(json.dumps(fresh, indent=2) + "\n", encoding="utf-8")
+    recorded = json.loads(PROC_TIMING.read_text(encoding="utf-8")) if PROC_TIMING.exists() else None
     ref, source = (fresh, "measured in this run") if fresh else (recorded, "recorded in proc_timing.json")
     out = {"n": n, "ours_ci_s": ours_ci, "ours_test_s": ours_test, "proc_source": source}
     print(f"(a) DeLong, n = {n:,} ({int(y.sum()):,} positives), best of {repeats}")
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "bootstrap": bench_bootstrap(args.n_boot_rows, args.n_boot, args.loop_boot, args.repeats),
     }
     if args.json:
-        args.json.write_text(json.dumps(res, indent=2) + "\n")
+        args.json.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

@@ -26,6 +26,19 @@ def _require_frame(X: object, who: str) -> pd.DataFrame:
     return X
 
 
+def _numeric(X: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    try:
+        return X[cols].to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        for c in cols:
+            bad = pd.to_numeric(X[c], errors="coerce").isna() & X[c].notna()
+            if bad.any():
+                raise ValueError(
+                    f"column {c!r} is not numeric (patient {X.index[bad.to_numpy()][0]!r})"
+                ) from None
+        raise
+
+
 def _make_text_vectorizer(n_components: int | None, random_state: int | None) -> TransformerMixin:
     # The text engineer owns TF-IDF(+SVD); it is imported lazily so dense-only matrices never need it.
     from features.text_vectorize import TfidfSVD
@@ -65,7 +78,7 @@ class BlockPreprocessor(TransformerMixin, BaseEstimator):
         names: list[str] = []
         for modality, cols in self.blocks_.items():
             dense = [c for c in cols if not is_text_count(c)]
-            values = X[dense].apply(pd.to_numeric, errors="raise").to_numpy(dtype=float)
+            values = _numeric(X, dense)
             keep = [c for c, ok in zip(dense, ~np.isnan(values).all(axis=0), strict=True) if ok]
             if keep:
                 pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())

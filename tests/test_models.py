@@ -118,6 +118,9 @@ def test_block_preprocessor_fits_on_training_rows_only() -> None:
     )
     with pytest.raises(TypeError, match="DataFrame"):
         prep.transform(X.to_numpy())
+    bad = X.assign(**{"pro:pro__text": "high"})
+    with pytest.raises(ValueError, match=r"'pro:pro__text' is not numeric \(patient 'P0000'\)"):
+        BlockPreprocessor().fit(bad)
 
 
 @pytest.mark.skipif(not HAS_TFIDF, reason="features.text_vectorize not available")

@@ -241,6 +241,7 @@ def _fit_cell(
         return_train_oof=want_oof,
     )
     meta.update(
+        search_space=json.dumps(search_space(cell), sort_keys=True),
         best_params=json.dumps(fit.best_params, sort_keys=True, default=str),
         n_trials=int(fit.n_trials),
         fit_seconds=float(fit.fit_seconds),
@@ -250,6 +251,39 @@ def _fit_cell(
     if want_oof and fit.train_oof is not None:
         frames.append(_prediction_frame(data, train_idx, np.asarray(fit.train_oof), "train_oof", cell))
     return pd.concat(frames, ignore_index=True)
+
+
+class _SpaceRecorder:
+    """Stands in for an Optuna trial to read a search space's numeric ranges."""
+
+    def __init__(self) -> None:
+        self.ranges: dict[str, list[float]] = {}
+
+    def suggest_float(self, name: str, low: float, high: float, **_: Any) -> float:
+        self.ranges[name] = [low, high]
+        return low
+
+    def suggest_int(self, name: str, low: int, high: int, **_: Any) -> int:
+        self.ranges[name] = [low, high]
+        return low
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return list(choices)[0]
+
+
+def search_space(cell: Cell) -> dict[str, list[float]]:
+    """Numeric ranges ``{param: [low, high]}`` searched for a cell (stored so reports can flag edges)."""
+    if cell.is_late:  # per-modality parameters, nested by modality
+        return {}
+    if cell.fusion.startswith("hybrid"):
+        from models.hybrid import space_hybrid as space
+    else:
+        from models.registry import get_estimator_spec
+
+        space = get_estimator_spec(cell.estimator).space
+    recorder = _SpaceRecorder()
+    space(recorder)
+    return recorder.ranges
 
 
 # --- the store ------------------------------------------------------------------------------------------

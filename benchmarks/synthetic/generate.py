@@ -180,7 +180,7 @@ def build_tables(
     gt["maria"] = patients["maria"].tolist()
     for seg in MRI_SEGMENTS:
         for key in ("maria", "wall_mm", "rce", "oedema", "ulcer"):
-            gt[f"{key}_{seg}" if key != "wall_mm" else f"wall_mm_{seg}"] = [t.mri[seg][key] for t in truths]
+            gt[f"{key}_{seg}"] = [t.mri[seg][key] for t in truths]
     rendered = [rendered_disease(t, config) for t in truths]
     gt["image_segment"] = [t.image_segment for t in truths]
     gt["image_wall_mm"] = [round(r[0], 2) for r in rendered]

@@ -287,7 +287,7 @@ def sample_truth(index: int, seed: int, config: SyntheticConfig) -> PatientTruth
     truth.calprotectin = round(float(np.clip(np.exp(cal_mu + cal_sd * rng.normal()), 5.0, 9000.0)), 1)
     crp_log = 0.8 + 0.1 * min(ses, 30) + 1.1 * config.crp_noise * rng.normal()
     truth.crp = round(float(np.clip(np.exp(crp_log), 0.2, 350.0)), 1)
-    leuk = 6.4 + 0.11 * min(ses, 30) + rng.normal(0.0, 1.8)
+    leuk = 7.3 + 0.11 * min(ses, 30) + rng.normal(0.0, 1.8)
     truth.leukocytes = round(float(np.clip(leuk, 2.2, 30.0)), 1)
     return truth
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,6 @@ class CellFit:
     fit_seconds: float
     predict_seconds: float
     n_trials: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def make_hybrid_pipeline(

@@ -234,7 +234,7 @@ def generate_cohort(
             (by_id[r.patient_id], cohort / r.image, cohort / r.mask)
             for r in tables["imaging"].itertuples(index=False)
         ]
-        if config.n_jobs == 1:
+        if config.n_jobs == 1 or len(jobs) < 24:  # process start-up costs more than a few scans
             for t, ip, mp in jobs:
                 _render_one(t, config, ip, mp)
         else:

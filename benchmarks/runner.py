@@ -71,12 +71,17 @@ def design_matrix(blocks: dict[str, pd.DataFrame], index: pd.Index) -> pd.DataFr
     return X.astype(float)
 
 
-def availability_patterns(blocks: dict[str, pd.DataFrame], index: pd.Index) -> pd.Series:
-    """Each patient's set of available modalities (after extraction failures) as a canonical name."""
-    has = pd.DataFrame(
-        {m: index.isin(blocks[m].index) if m in blocks else False for m in MODALITIES}, index=index
+def availability_patterns(X: pd.DataFrame) -> pd.Series:
+    """Each patient's available modalities as a canonical name (a block with any value counts)."""
+    from models.blocks import block_availability
+
+    has = block_availability(X)
+    names = [m for m in MODALITIES if m in has.columns]
+    return pd.Series(
+        ["+".join(m for m in names if row[m]) or "none" for _, row in has.iterrows()],
+        index=X.index,
+        dtype=object,
     )
-    return has.apply(lambda r: "+".join(m for m in MODALITIES if r[m]) or "none", axis=1)
 
 
 def outer_folds(y: pd.Series, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -97,7 +102,7 @@ def prepare_task_data(
     folds = {
         r: outer_folds(y, config.folds, split_seed(config.seed, task.name, r)) for r in range(config.repeats)
     }
-    return TaskData(task=task, X=X, y=y, patterns=availability_patterns(blocks, y.index), folds=folds)
+    return TaskData(task=task, X=X, y=y, patterns=availability_patterns(X), folds=folds)
 
 
 # --- one cell -------------------------------------------------------------------------------------------

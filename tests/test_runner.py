@@ -185,3 +185,18 @@ def test_parallel_local_processes_equal_serial(reference_run, toy, tmp_path):
     run_matrix(smoke_config(n_jobs=2), *toy, tmp_path, progress=False)
     _assert_same_results(reference_run, tmp_path)
     assert np.isfinite(pd.read_parquet(tmp_path / "cells.parquet")["peak_memory_mb"]).all()
+
+
+def test_rdb_storage_url_holds_the_studies_and_a_restart_begins_fresh(toy, tmp_path):
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    config = smoke_config(storage=url, fusions=["single"], modality_sets=["imaging"])
+    cells = [Cell("endo_active", "imaging", "enet", "single", 0, 0)]
+    run_matrix(config, *toy, tmp_path / "run", progress=False, only=cells)
+    names = optuna.get_all_study_names(url)
+    assert names == [f"{config.config_hash()}/{cells[0].cell_id}"]
+    first = optuna.load_study(study_name=names[0], storage=url)
+    assert len(first.trials) == config.n_trials
+    run_matrix(config, *toy, tmp_path / "run", progress=False, only=cells, force=True)
+    assert len(optuna.load_study(study_name=names[0], storage=url).trials) == config.n_trials

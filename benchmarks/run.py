@@ -89,7 +89,10 @@ def _load_cohort(cohort_dir: Path) -> Any:
         raise SystemExit(1) from None
 
 
-def run_all(args: argparse.Namespace, config: RunConfig) -> int:
+def stage_matrix(
+    config: RunConfig, cohort: Any, fs: Any, out: Path, force: bool, timings: dict[str, float]
+) -> Any:
+    """Run the matrix and write the cohort summary and provenance beside the results."""
     from benchmarks.results import (
         COHORT_SUMMARY,
         PROVENANCE,
@@ -100,14 +103,34 @@ def run_all(args: argparse.Namespace, config: RunConfig) -> int:
     )
     from benchmarks.runner import run_matrix
 
+    write_table(cohort_summary(cohort, fs.blocks), out / COHORT_SUMMARY)
+    t = time.perf_counter()
+    _log(f"running the model matrix ({config.profile} profile)")
+    outcome = run_matrix(config, cohort.endpoints, fs.blocks, out, force=force)
+    timings["matrix"] = time.perf_counter() - t
+    _log(
+        f"matrix: {outcome.n_cells} cells, {outcome.n_skipped} reused, {outcome.n_run} run, "
+        f"{outcome.n_failed} failed, {outcome.seconds:.0f} s"
+    )
+    extra = {
+        "cohort": str(Path(cohort.root).resolve()),
+        "extraction": fs.summary().to_dict(orient="records"),
+        "cells": {"total": outcome.n_cells, "failed": outcome.n_failed},
+    }
+    write_json(provenance(config, timings, extra), out / PROVENANCE)
+    return outcome
+
+
+def run_all(args: argparse.Namespace, config: RunConfig) -> int:
+    from benchmarks.results import PROVENANCE, write_json
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    if args.cohort:
-        cohort_dir = Path(args.cohort)
-    else:
-        cohort_dir = stage_generate(out / "synthetic", config.n, config.seed)
+    cohort_dir = (
+        Path(args.cohort) if args.cohort else stage_generate(out / "synthetic", config.n, config.seed)
+    )
     timings["generate"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -119,29 +142,9 @@ def run_all(args: argparse.Namespace, config: RunConfig) -> int:
     t = time.perf_counter()
     _log("extracting features")
     fs = stage_features(cohort, config, out, Path(args.cache) if args.cache else None, args.force)
-    write_table(cohort_summary(cohort, fs.blocks), out / COHORT_SUMMARY)
     timings["features"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    _log(f"running the model matrix ({config.profile} profile)")
-    outcome = run_matrix(config, cohort.endpoints, fs.blocks, out, force=args.force)
-    timings["matrix"] = time.perf_counter() - t
-    _log(
-        f"matrix: {outcome.n_cells} cells, {outcome.n_skipped} reused, {outcome.n_run} run, "
-        f"{outcome.n_failed} failed, {outcome.seconds:.0f} s"
-    )
-    write_json(
-        provenance(
-            config,
-            timings,
-            {
-                "cohort": str(cohort_dir.resolve()),
-                "extraction": fs.summary().to_dict(orient="records"),
-                "cells": {"total": outcome.n_cells, "failed": outcome.n_failed},
-            },
-        ),
-        out / PROVENANCE,
-    )
+    outcome = stage_matrix(config, cohort, fs, out, args.force, timings)
 
     t = time.perf_counter()
     _log("building tables, figures and report")
@@ -258,14 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     cohort = _load_cohort(Path(args.cohort))
     fs = stage_features(cohort, config, out, Path(args.cache) if args.cache else None, args.force)
     if args.command == "matrix":
-        from benchmarks.results import COHORT_SUMMARY, cohort_summary, write_table
-        from benchmarks.runner import run_matrix
-
-        write_table(cohort_summary(cohort, fs.blocks), out / COHORT_SUMMARY)
-        outcome = run_matrix(config, cohort.endpoints, fs.blocks, out, force=args.force)
-        _log(
-            f"matrix: {outcome.n_cells} cells ({outcome.n_skipped} reused, {outcome.n_failed} failed) in {out}"
-        )
+        outcome = stage_matrix(config, cohort, fs, out, args.force, {})
         return 1 if outcome.n_failed else 0
     return 0
 

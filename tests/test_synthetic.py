@@ -157,7 +157,10 @@ def _arrays(cohort) -> dict[str, np.ndarray]:
     return out
 
 
-def test_determinism_images_and_parallelism(tmp_path) -> None:
+def test_determinism_images_and_parallelism(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchmarks.synthetic.generate as gen
+
+    monkeypatch.setattr(gen, "MIN_SCANS_FOR_WORKERS", 0)  # really use 2 worker processes below
     a = generate_cohort(tmp_path / "a", n=6, seed=11, config=SyntheticConfig(**TINY))
     b = generate_cohort(tmp_path / "b", n=6, seed=11, config=SyntheticConfig(**{**TINY, "n_jobs": 2}))
     c = generate_cohort(

@@ -36,6 +36,8 @@ MARKER_FILE = ".synthetic.json"
 """Written into the cohort folder; lets a rerun replace a folder that the generator made, and only such."""
 
 IMAGE_SEQUENCE = "T1_FS_post_gad"
+MIN_SCANS_FOR_WORKERS = 24
+"""Below this many scans the images are rendered in-process: starting workers costs more."""
 
 
 def severity_class(ses_cd: float) -> str:
@@ -234,7 +236,7 @@ def generate_cohort(
             (by_id[r.patient_id], cohort / r.image, cohort / r.mask)
             for r in tables["imaging"].itertuples(index=False)
         ]
-        if config.n_jobs == 1 or len(jobs) < 24:  # process start-up costs more than a few scans
+        if config.n_jobs == 1 or len(jobs) < MIN_SCANS_FOR_WORKERS:
             for t, ip, mp in jobs:
                 _render_one(t, config, ip, mp)
         else:

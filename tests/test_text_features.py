@@ -99,6 +99,12 @@ def test_embeddings(cohort, embedder):
         ]
     )
     reps /= np.linalg.norm(reps, axis=1, keepdims=True)
+    model = embedder.model()
+    long_report = " ".join([MRE_ACTIVE, COLONOSCOPY_QUIET] * 4)
+    assert all(
+        len(model.tokenizer(c)["input_ids"]) <= model.max_seq_length
+        for c in chunk_report(long_report, embedder.max_words)
+    )  # no chunk is truncated by the model
     assert reps[0] @ reps[1] > reps[0] @ reps[2] + 0.2
 
 

@@ -278,6 +278,6 @@ def status_of(span: Span) -> str:
     """'negated', 'uncertain' or 'affirmed' (negation wins: "no definite fistula" is negated)."""
     if span._.negex:
         return "negated"
-    if span._.get("uncertain") if Span.has_extension("uncertain") else False:
+    if Span.has_extension("uncertain") and span._.uncertain:
         return "uncertain"
     return "affirmed"

@@ -71,3 +71,15 @@ def test_abbreviation_defined_in_report():
     # a KB abbreviation that the report defines as something else is not linked
     doc = nlp("Cluster of differentiation (CD) markers were stained. CD positive cells.")
     assert [e.text for e in doc.ents if e.text == "CD"] == []
+
+
+def test_umls_linker_needs_local_data(monkeypatch, tmp_path):
+    from scispacy import file_cache
+
+    from features.text import pipeline
+
+    monkeypatch.setattr(file_cache, "DATASET_CACHE", str(tmp_path))  # an empty cache: never download
+    with pytest.raises(RuntimeError, match="nothing is downloaded"):
+        pipeline.build_nlp(linker="scispacy_umls")
+    with pytest.raises(ValueError, match="linker must be"):
+        pipeline.build_nlp(linker="other")

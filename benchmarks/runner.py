@@ -7,13 +7,14 @@ says "ok", retries failed ones, and consolidates every cell file into the tidy r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,12 @@ class TaskData:
     y: pd.Series  # int labels, same index
     patterns: pd.Series  # availability pattern per patient, e.g. "imaging+pro"
     folds: dict[int, list[tuple[np.ndarray, np.ndarray]]]  # repeat -> [(train_idx, test_idx), ...]
+    keys: dict[str, str] = field(default_factory=dict)  # digest of config + labels ("") and of each block
+
+    def key(self, cell: Cell) -> str:
+        """A finished cell is reused only under the same config, labels and blocks of its modalities."""
+        parts = [self.keys[""], *(self.keys[m] for m in cell.modalities)]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
 
 
 def encode_labels(endpoints: pd.DataFrame, task: TaskDef) -> pd.Series:
@@ -102,7 +109,18 @@ def prepare_task_data(
     folds = {
         r: outer_folds(y, config.folds, split_seed(config.seed, task.name, r)) for r in range(config.repeats)
     }
-    return TaskData(task=task, X=X, y=y, patterns=availability_patterns(X), folds=folds)
+    keys = {"": _digest(config.config_hash(), y.to_numpy(np.int64), list(y.index))}
+    for m in MODALITIES:
+        block = X[[c for c in X.columns if c.startswith(f"{m}:")]]
+        keys[m] = _digest(m, block.to_numpy(np.float64), list(block.columns))
+    return TaskData(task=task, X=X, y=y, patterns=availability_patterns(X), folds=folds, keys=keys)
+
+
+def _digest(label: str, values: np.ndarray, names: list) -> str:
+    h = hashlib.sha256(label.encode())
+    h.update(json.dumps(names).encode())
+    h.update(np.ascontiguousarray(values).tobytes())
+    return h.hexdigest()[:20]
 
 
 # --- one cell -------------------------------------------------------------------------------------------
@@ -175,6 +193,7 @@ def run_cell(
         "n_train": len(train_idx),
         "n_test": len(test_idx),
         "late_mode": config.late_fusion if cell.is_late else None,
+        "input_key": data.key(cell),
     }
     try:
         with PeakMemory() as mem:
@@ -321,9 +340,10 @@ def read_cell(run_dir: Path, cell: Cell) -> tuple[dict[str, Any], pd.DataFrame] 
     return meta, table.to_pandas()
 
 
-def cell_done(run_dir: Path, cell: Cell) -> bool:
+def cell_done(run_dir: Path, cell: Cell, key: str) -> bool:
+    """A cell is done when its file says "ok" and it was computed from the same config and data."""
     got = read_cell(run_dir, cell)
-    return got is not None and got[0]["status"] == "ok"
+    return got is not None and got[0]["status"] == "ok" and got[0].get("input_key") == key
 
 
 # --- executing many cells -------------------------------------------------------------------------------
@@ -435,7 +455,7 @@ def run_matrix(
         fit_cells = [c for c in fit_cells if c in keep]
         late_cells = [c for c in late_cells if c in keep]
     all_cells = fit_cells + late_cells
-    done = set() if force else {c for c in all_cells if cell_done(run_dir, c)}
+    done = set() if force else {c for c in all_cells if cell_done(run_dir, c, datas[c.task].key(c))}
     bar = progress_bar(len(all_cells), "cells", "cell", disable=not progress, initial=len(done))
     failed = 0
 
@@ -455,7 +475,11 @@ def run_matrix(
         sources = {}
         for src in unimodal_sources(cell):
             got = read_cell(run_dir, src)
-            if got is not None and got[0]["status"] == "ok":
+            if (
+                got is not None
+                and got[0]["status"] == "ok"
+                and got[0].get("input_key") == datas[cell.task].key(src)
+            ):
                 sources[src.cell_id] = got[1]
         if len(sources) < len(cell.modalities):
             meta = {

@@ -44,7 +44,10 @@ def toy():
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory, toy):
     run_dir = tmp_path_factory.mktemp("reference")
-    run_matrix(smoke_config(), *toy, run_dir, progress=False)
+    outcome = run_matrix(smoke_config(), *toy, run_dir, progress=False)
+    cells = pd.read_parquet(run_dir / "cells.parquet")
+    assert outcome.n_failed == 0 and (cells["status"] == "ok").all() and len(cells) == outcome.n_cells
+    assert cells["fusion"].eq("late_stacked").any()
     return run_dir
 
 
@@ -76,6 +79,20 @@ def test_rerun_skips_finished_cells(reference_run, toy):
     outcome = run_matrix(smoke_config(), *toy, reference_run, progress=False)
     assert outcome.n_run == 0 and outcome.n_skipped == outcome.n_cells
     assert before == {p.name: p.stat().st_mtime_ns for p in (reference_run / "cells").iterdir()}
+
+
+def test_changed_features_or_config_invalidate_finished_cells(reference_run, toy, tmp_path):
+    import shutil
+
+    run_dir = Path(shutil.copytree(reference_run, tmp_path / "copy"))
+    endpoints, blocks = toy
+    changed = {**blocks, "pro": blocks["pro"] * 1.5}
+    outcome = run_matrix(smoke_config(), endpoints, changed, run_dir, progress=False)
+    cells = pd.read_parquet(run_dir / "cells.parquet")
+    untouched = cells["modality_set"].isin(["none", "imaging"])  # cells that do not read the changed block
+    assert outcome.n_skipped == untouched.sum() and outcome.n_run == (~untouched).sum() > 0
+    outcome = run_matrix(smoke_config(n_trials=1), endpoints, changed, run_dir, progress=False)
+    assert outcome.n_skipped == 0
 
 
 class RecordingProbe(BaseEstimator, TransformerMixin):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from benchmarks.config import RunConfig
@@ -23,11 +24,28 @@ PROVENANCE = "provenance.json"
 TASKS = "tasks.json"
 FEATURE_SUMMARY = "features.parquet"
 FAILURES = "extraction_failures.parquet"
+FEATURE_CHECKS = "feature_label_checks.parquet"
+SEPARATION_REPORTED = 0.9  # univariate AUC (either direction) from which a feature is listed
 
 AXES = ["cell_id", "model_id", "task", "modality_set", "estimator", "fusion", "repeat", "fold"]
 TRACKED_LIBRARIES = (
-    "cdbench", "numpy", "scipy", "pandas", "scikit-learn", "xgboost-cpu", "torch", "optuna", "pyradiomics-bhklab",
-    "SimpleITK", "spacy", "scispacy", "negspacy", "sentence-transformers", "statsmodels", "dask", "distributed",
+    "cdbench",
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "xgboost-cpu",
+    "torch",
+    "optuna",
+    "pyradiomics-bhklab",
+    "SimpleITK",
+    "spacy",
+    "scispacy",
+    "negspacy",
+    "sentence-transformers",
+    "statsmodels",
+    "dask",
+    "distributed",
 )
 
 
@@ -49,7 +67,9 @@ def fold_metrics(pred: pd.DataFrame, task_type: str) -> pd.DataFrame:
     from reports.metrics import compute_metrics
 
     rows = []
-    proba_cols = sorted((c for c in pred.columns if c.startswith("proba_")), key=lambda c: int(c.split("_")[1]))
+    proba_cols = sorted(
+        (c for c in pred.columns if c.startswith("proba_")), key=lambda c: int(c.split("_")[1])
+    )
     for (model_id, repeat), g in pred.groupby(["model_id", "repeat"], sort=True):
         first = g.iloc[0]
         parts = [(str(f), gg) for f, gg in g.groupby("fold", sort=True)] + [("all", g)]
@@ -123,17 +143,59 @@ def consolidate(run_dir: Path, cells: list[Cell], datas: dict[str, Any], config:
     )
 
 
+def feature_label_checks(datas: dict[str, Any]) -> pd.DataFrame:
+    """Univariate ROC-AUC of every feature against each binary task's label, on the patients who have it.
+
+    A feature that alone separates the label (AUC near 1 in either direction) usually means the endpoint
+    is computed from that feature (e.g. a CDAI endpoint and the CDAI score among the PRO features); the
+    report flags it. Rows are kept from ``SEPARATION_REPORTED`` up, plus the strongest five per task.
+    """
+    from scipy.stats import rankdata
+
+    rows = []
+    for task, data in datas.items():
+        if data.task.type != "binary":
+            continue
+        y = data.y.to_numpy()
+        values = data.X.to_numpy(float)
+        found = []
+        for j, col in enumerate(data.X.columns):
+            ok = ~np.isnan(values[:, j])
+            yy = y[ok]
+            n_pos = int(yy.sum())
+            n_neg = int(yy.size - n_pos)
+            if n_pos < 5 or n_neg < 5:
+                continue
+            ranks = rankdata(values[ok, j])
+            auc = (ranks[yy == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+            found.append({"task": task, "feature": col, "n": int(ok.sum()), "auc": float(auc),
+                          "separation": float(max(auc, 1 - auc))})  # fmt: skip
+        frame = pd.DataFrame(found)
+        if len(frame):
+            frame = frame.sort_values(["separation", "feature"], ascending=[False, True])
+            rows.append(frame[(frame["separation"] >= SEPARATION_REPORTED) | (np.arange(len(frame)) < 5)])
+    return (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame(columns=["task", "feature", "n", "auc", "separation"])
+    )
+
+
 def git_commit() -> dict[str, Any]:
     root = Path(__file__).resolve().parents[1]
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        )
         dirty = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True)
         return {"commit": sha.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
 
 
-def provenance(config: RunConfig, timings: dict[str, float], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def provenance(
+    config: RunConfig, timings: dict[str, float], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Versions, git commit, seed, config hash, timings and the machine, stored with every run."""
     from features.engine import library_versions
 
@@ -157,8 +219,22 @@ def cohort_summary(cohort: Any, blocks: dict[str, pd.DataFrame]) -> pd.DataFrame
     """One row per patient for Table 1 and availability: clinical columns and endpoints, never text."""
     keep = [
         c
-        for c in ["site", "sex", "age", "montreal_location", "montreal_behaviour", "perianal", "crp",
-                  "calprotectin", "leukocytes", "ses_cd", "maria", "cdai", "hbi", "severity"]
+        for c in [
+            "site",
+            "sex",
+            "age",
+            "montreal_location",
+            "montreal_behaviour",
+            "perianal",
+            "crp",
+            "calprotectin",
+            "leukocytes",
+            "ses_cd",
+            "maria",
+            "cdai",
+            "hbi",
+            "severity",
+        ]
         if c in cohort.patients.columns
     ]
     summary = cohort.patients[keep].copy()
@@ -190,4 +266,3 @@ def summary_metric(metrics: pd.DataFrame, metric: str = "roc_auc") -> pd.DataFra
         .mean()
         .sort_values(["task", "value"], ascending=[True, False])
     )
-

@@ -449,6 +449,9 @@ def run_matrix(
     run_dir.mkdir(parents=True, exist_ok=True)
     optuna_dir = str(run_dir / "optuna")
     datas = {t: prepare_task_data(td, endpoints, blocks, config) for t, td in config.task_defs().items()}
+    from benchmarks.results import FEATURE_CHECKS, feature_label_checks, write_table
+
+    write_table(feature_label_checks(datas), run_dir / FEATURE_CHECKS)
     fit_cells, late_cells = plan_cells(config)
     if only is not None:
         keep = set(only)

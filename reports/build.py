@@ -36,7 +36,14 @@ from reports.latex import FigureEntry, LatexError, Section, compile_pdf, write_r
 
 log = logging.getLogger(__name__)
 
-RESULT_FILES = ("predictions.parquet", "metrics.parquet", "cells.parquet", "cohort_summary.parquet")
+RESULT_FILES = (
+    "predictions.parquet",
+    "metrics.parquet",
+    "cells.parquet",
+    "cohort_summary.parquet",
+    "feature_label_checks.parquet",
+)
+LABEL_FROM_FEATURE_AUC = 0.99
 MAX_CURVES = 8  # curves per ROC/calibration panel; more would be unreadable
 MISSINGNESS_ALPHA = 0.05
 EDGE_TOLERANCE = 0.01  # share of the (log-)range that counts as "at the edge"
@@ -61,6 +68,7 @@ DIAGNOSTIC_CODES = {
     "HPARAM_AT_SEARCH_EDGE": "a tuned hyperparameter sits at the edge of its search range",
     "HPARAM_EDGE_NOT_CHECKED": "cells.parquet has no search ranges, edges were not checked",
     "INCOMPLETE_REPEATS": "some patients of a model were predicted in fewer repeats than others",
+    "LABEL_DERIVED_FROM_FEATURE": "one feature alone separates a task's label: the endpoint is likely computed from it",
 }
 
 
@@ -249,6 +257,27 @@ def _at_edge(value: float, low: float, high: float) -> str | None:
     if value >= high - tol:
         return "upper"
     return None
+
+
+def diagnose_label_features(checks: pd.DataFrame) -> list[Diagnostic]:
+    """Flag features whose univariate AUC (either direction) reaches ``LABEL_FROM_FEATURE_AUC``."""
+    if checks.empty:
+        return []
+    hits = checks[checks["separation"] >= LABEL_FROM_FEATURE_AUC]
+    out = []
+    for task, g in hits.groupby("task", sort=True):
+        names = ", ".join(f"{r.feature} (AUC {r.auc:.3f})" for r in g.head(5).itertuples())
+        out.append(
+            Diagnostic(
+                "LABEL_DERIVED_FROM_FEATURE",
+                "warning",
+                f"{task}: {len(g)} feature(s) alone separate the label, e.g. {names}; the endpoint is probably "
+                "computed from them, so models using that modality are not an independent prediction",
+                task=str(task),
+                details={"features": list(g["feature"].head(20)), "n": int(len(g))},
+            )
+        )
+    return out
 
 
 def diagnose_hyperparameters(cells: pd.DataFrame) -> list[Diagnostic]:
@@ -530,6 +559,7 @@ def build_report(
         miss, class_names={t: task_classes(tasks, t, pooled)[1] for t in task_list}
     )
     diagnostics += diagnose_hyperparameters(cells)
+    diagnostics += diagnose_label_features(run["feature_label_checks"])
 
     saved_tables: dict[str, dict[str, Path]] = {}
     sections: list[Section] = []

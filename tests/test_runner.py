@@ -217,3 +217,25 @@ def test_rdb_storage_url_holds_the_studies_and_a_restart_begins_fresh(toy, tmp_p
     assert len(first.trials) == config.n_trials
     run_matrix(config, *toy, tmp_path / "run", progress=False, only=cells, force=True)
     assert len(optuna.load_study(study_name=names[0], storage=url).trials) == config.n_trials
+
+
+def test_a_feature_that_encodes_the_label_is_listed_and_flagged(toy, tmp_path):
+    from benchmarks.results import feature_label_checks
+    from reports.build import diagnose_label_features
+
+    endpoints, blocks = toy
+    config = smoke_config()
+    leaky = blocks["pro"].copy()
+    leaky["pro__ses_copy"] = endpoints.loc[leaky.index, "ses_cd"]
+    data = prepare_task_data(config.task_defs()["endo_active"], endpoints, {**blocks, "pro": leaky}, config)
+    checks = feature_label_checks({"endo_active": data})
+    top = checks.iloc[0]
+    assert top["feature"] == "pro:pro__ses_copy" and top["auc"] == 1.0
+    flagged = diagnose_label_features(checks)
+    assert [d.code for d in flagged] == ["LABEL_DERIVED_FROM_FEATURE"] and "pro__ses_copy" in flagged[
+        0
+    ].message
+    clean = feature_label_checks(
+        {"endo_active": prepare_task_data(config.task_defs()["endo_active"], endpoints, blocks, config)}
+    )
+    assert diagnose_label_features(clean) == []

@@ -193,6 +193,12 @@ def git_commit() -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+def _code_version() -> str:
+    from benchmarks.runner import code_version
+
+    return code_version()
+
+
 def provenance(
     config: RunConfig, timings: dict[str, float], extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -210,6 +216,7 @@ def provenance(
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "git": git_commit(),
+        "code_version": _code_version(),
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
         **(extra or {}),
     }

@@ -7,6 +7,7 @@ says "ok", retries failed ones, and consolidates every cell file into the tidy r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -109,11 +110,27 @@ def prepare_task_data(
     folds = {
         r: outer_folds(y, config.folds, split_seed(config.seed, task.name, r)) for r in range(config.repeats)
     }
-    keys = {"": _digest(config.config_hash(), y.to_numpy(np.int64), list(y.index))}
+    keys = {"": _digest(config.config_hash() + code_version(), y.to_numpy(np.int64), list(y.index))}
     for m in MODALITIES:
         block = X[[c for c in X.columns if c.startswith(f"{m}:")]]
         keys[m] = _digest(m, block.to_numpy(np.float64), list(block.columns))
     return TaskData(task=task, X=X, y=y, patterns=availability_patterns(X), folds=folds, keys=keys)
+
+
+CODE_PACKAGES = ("models", "benchmarks")
+
+
+@functools.cache
+def code_version() -> str:
+    """Hash of the model and runner source, so a finished cell is not reused after the code changed."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    files = sorted(p for pkg in CODE_PACKAGES for p in (root / pkg).glob("*.py"))
+    files.append(root / "features" / "text_vectorize.py")  # runs inside the model pipelines
+    for path in files:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def _digest(label: str, values: np.ndarray, names: list) -> str:

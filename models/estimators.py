@@ -184,9 +184,9 @@ def make_xgb(seed: int) -> XGBLabelClassifier:
 
 def space_xgb(trial: Any) -> dict[str, Any]:
     return {
-        "clf__n_estimators": trial.suggest_int("clf__n_estimators", 50, 400, step=50),
+        "clf__n_estimators": trial.suggest_int("clf__n_estimators", 50, 200, step=50),
         "clf__max_depth": trial.suggest_int("clf__max_depth", 2, 6),
-        "clf__learning_rate": trial.suggest_float("clf__learning_rate", 0.01, 0.3, log=True),
+        "clf__learning_rate": trial.suggest_float("clf__learning_rate", 0.03, 0.3, log=True),
         "clf__subsample": trial.suggest_float("clf__subsample", 0.6, 1.0),
         "clf__colsample_bytree": trial.suggest_float("clf__colsample_bytree", 0.3, 1.0),
         "clf__min_child_weight": trial.suggest_float("clf__min_child_weight", 1.0, 10.0, log=True),

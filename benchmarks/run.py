@@ -165,21 +165,23 @@ def _report(run_dir: Path, config: RunConfig | None = None) -> Any:
 
 
 def _final_summary(run_dir: Path, paths: Any) -> None:
-    from benchmarks.results import load_results, summary_metric
-
-    res = load_results(run_dir)
+    """Name the output folder and repeat the report's headline (best model and fusion gain per task)."""
     print("", flush=True)
     _log(f"done. Output folder: {run_dir.resolve()}")
-    if len(res["metrics"]):
-        top = summary_metric(res["metrics"]).groupby("task").head(1)
-        for _, row in top.iterrows():
-            _log(f"best model for {row['task']}: {row['model_id']}  ROC-AUC {row['value']:.3f}")
-    headline = getattr(paths, "headline", None)
-    if headline:
-        _log(headline)
     summary = getattr(paths, "summary_md", None)
-    if summary:
+    if summary and Path(summary).exists():
+        lines = Path(summary).read_text(encoding="utf-8").splitlines()
+        start = next((i for i, ln in enumerate(lines) if ln.strip() == "## Headline"), None)
+        if start is not None:
+            for ln in lines[start + 1 :]:
+                if ln.startswith("## ") or ln.startswith("_"):
+                    break
+                if ln.strip():
+                    print("  " + ln.strip().replace("**", ""), flush=True)
         _log(f"summary: {summary}")
+    pdf = getattr(paths, "report_pdf", None)
+    if pdf:
+        _log(f"report: {pdf}")
 
 
 # --- argument parsing -------------------------------------------------------------------------------------
@@ -250,8 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         from reports.build import build_report
 
-        kwargs = {"n_boot": args.n_boot} if args.n_boot else {}
-        paths = build_report(Path(args.run), **kwargs)
+        run_dir = Path(args.run)
+        prov_file = run_dir / "provenance.json"
+        stored = (
+            json.loads(prov_file.read_text(encoding="utf-8")).get("config", {}) if prov_file.exists() else {}
+        )
+        kwargs = {k: stored[k] for k in ("n_boot", "seed") if k in stored}  # same statistics as the run's
+        if args.n_boot:
+            kwargs["n_boot"] = args.n_boot
+        t0 = time.perf_counter()
+        paths = build_report(run_dir, **kwargs)
+        _log(f"report rebuilt from stored results in {time.perf_counter() - t0:.1f} s")
         _final_summary(Path(args.run), paths)
         return 0
     config = _config_from(args)

@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             f"note: run config {prov.get('config_hash')} differs from the baseline's {baseline['config_hash']}"
         )
     bad = table[table["status"] != "ok"]
-    shown = table if len(table) <= 40 else bad
+    # all rows when few; otherwise the failures, or else the ten closest to their tolerance
+    shown = table if len(table) <= 40 else (bad if len(bad) else table.nlargest(10, "worse_by"))
     cols = ["model_id", "metric", "value", "run", "change", "tolerance", "status"]
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print(shown[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))

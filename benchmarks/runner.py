@@ -117,17 +117,16 @@ def prepare_task_data(
     return TaskData(task=task, X=X, y=y, patterns=availability_patterns(X), folds=folds, keys=keys)
 
 
-CODE_PACKAGES = ("models", "benchmarks")
+CODE_FILES = ("benchmarks/runner.py", "benchmarks/matrix.py", "features/text_vectorize.py")
 
 
 @functools.cache
 def code_version() -> str:
-    """Hash of the model and runner source, so a finished cell is not reused after the code changed."""
+    """Hash of the code that computes a cell (models/, the runner, the in-fold text vectoriser), so a
+    finished cell is not reused after that code changed."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
-    files = sorted(p for pkg in CODE_PACKAGES for p in (root / pkg).glob("*.py"))
-    files.append(root / "features" / "text_vectorize.py")  # runs inside the model pipelines
-    for path in files:
+    for path in sorted((root / "models").glob("*.py")) + [root / f for f in CODE_FILES]:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:12]

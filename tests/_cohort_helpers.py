@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import locale
 import shutil
 import time
 from pathlib import Path
@@ -36,7 +37,19 @@ def make_mask(reference: sitk.Image, empty: bool = False) -> sitk.Image:
 
 
 def write_dicom_series(image: sitk.Image, folder: Path) -> None:
-    """Write a 3-D int16 image as a DICOM series, one file per slice, with the tags ITK needs to stack it."""
+    """Write a 3-D int16 image as a DICOM series, one file per slice, with the tags ITK needs to stack it.
+
+    GDCM's writer switches the process's C locale to "C", which makes Python's default text encoding
+    ASCII for the rest of the process; the locale is restored afterwards.
+    """
+    saved = locale.setlocale(locale.LC_ALL)
+    try:
+        _write_dicom_series(image, folder)
+    finally:
+        locale.setlocale(locale.LC_ALL, saved)
+
+
+def _write_dicom_series(image: sitk.Image, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()

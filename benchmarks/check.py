@@ -45,11 +45,9 @@ def _pooled_predictions(pred: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.nd
 
 def bootstrap_se(metric: str, y: np.ndarray, proba: np.ndarray, seed: int, n_boot: int = N_BOOT) -> float:
     """Standard error of ``metric`` under class-stratified bootstrap resampling of patients."""
-    from reports.bootstrap import resample_weights
-    from reports.metrics import get_metric
+    from reports.stats import bootstrap_ci
 
-    W = resample_weights(y, n_boot=n_boot, seed=seed)
-    return float(np.nanstd(get_metric(metric).batch_eval(y, proba, W), ddof=1))
+    return bootstrap_ci(y, proba, metric, n_boot=n_boot, seed=seed).se
 
 
 def run_metrics(run_dir: Path) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.results import load_results
+from reports.build import load_run
 
 GATED_METRICS = {
     "binary": ("roc_auc", "balanced_accuracy", "brier"),
@@ -33,13 +33,15 @@ N_BOOT = 400
 
 
 def _pooled_predictions(pred: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per model: labels and probabilities averaged over repeats (one row per patient)."""
+    """Per model id: labels and repeat-averaged probabilities (one row per patient), as the report pools."""
+    from reports.comparisons import pool_predictions, proba_columns
+    from reports.tables import MODEL_KEYS
+
+    pooled = pool_predictions(pred)
     out = {}
-    proba_cols = [c for c in pred.columns if c.startswith("proba_")]
-    for model_id, g in pred.groupby("model_id", sort=True):
-        cols = [c for c in proba_cols if g[c].notna().any()]
-        per_patient = g.groupby("patient_id", sort=True).agg({"y_true": "first", **{c: "mean" for c in cols}})
-        out[model_id] = (per_patient["y_true"].to_numpy(), per_patient[cols].to_numpy())
+    for key, g in pooled.groupby(list(MODEL_KEYS), sort=True):
+        cols = [c for c in proba_columns(g) if g[c].notna().any()]
+        out["/".join(map(str, key))] = (g["y_true"].to_numpy(), g[cols].to_numpy())
     return out
 
 
@@ -50,12 +52,10 @@ def bootstrap_se(metric: str, y: np.ndarray, proba: np.ndarray, seed: int, n_boo
     return bootstrap_ci(y, proba, metric, n_boot=n_boot, seed=seed).se
 
 
-def run_metrics(run_dir: Path) -> pd.DataFrame:
-    """Metrics of a run as gated: mean over repeats of each model's pooled out-of-fold metric."""
-    res = load_results(run_dir)
+def _gated(res: dict[str, Any]) -> pd.DataFrame:
     metrics, tasks = res["metrics"], res["tasks"]
     if metrics.empty:
-        raise SystemExit(f"no metrics in {run_dir}; run the benchmark first")
+        raise SystemExit("no metrics in the run folder; run the benchmark first")
     pooled = metrics[metrics["fold"] == "all"]
     rows = []
     for (task, model_id, metric), g in pooled.groupby(["task", "model_id", "metric"], sort=True):
@@ -66,10 +66,13 @@ def run_metrics(run_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def make_baseline(run_dir: Path, seed: int = 0) -> dict[str, Any]:
-    """A baseline from a run: values plus per-metric tolerances from the bootstrap spread."""
-    res = load_results(run_dir)
-    values = run_metrics(run_dir)
+def run_metrics(run_dir: Path) -> pd.DataFrame:
+    """Metrics of a run as gated: mean over repeats of each model's pooled out-of-fold metric."""
+    return _gated(load_run(run_dir))
+
+
+def _baseline(res: dict[str, Any], seed: int) -> dict[str, Any]:
+    values = _gated(res)
     pooled = _pooled_predictions(res["predictions"])
     entries = []
     for i, row in enumerate(values.itertuples(index=False)):
@@ -95,11 +98,15 @@ def make_baseline(run_dir: Path, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def compare(run_dir: Path, baseline: dict[str, Any]) -> pd.DataFrame:
-    """One row per baseline entry with the run's value, the change and whether it regressed."""
+def make_baseline(run_dir: Path, seed: int = 0) -> dict[str, Any]:
+    """A baseline from a run: values plus per-metric tolerances from the bootstrap spread."""
+    return _baseline(load_run(run_dir), seed)
+
+
+def _compare(res: dict[str, Any], baseline: dict[str, Any]) -> pd.DataFrame:
     from reports.metrics import get_metric
 
-    current = run_metrics(run_dir).set_index(["model_id", "metric"])["value"]
+    current = _gated(res).set_index(["model_id", "metric"])["value"]
     rows = []
     for e in baseline["metrics"]:
         key = (e["model_id"], e["metric"])
@@ -111,6 +118,11 @@ def compare(run_dir: Path, baseline: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def compare(run_dir: Path, baseline: dict[str, Any]) -> pd.DataFrame:
+    """One row per baseline entry with the run's value, the change and whether it regressed."""
+    return _compare(load_run(run_dir), baseline)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.check", description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="run folder")
@@ -118,14 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update", action="store_true", help="write the baseline from this run instead")
     args = parser.parse_args(argv)
     run_dir, path = Path(args.run), Path(args.baseline)
+    res = load_run(run_dir)
     if args.update:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(make_baseline(run_dir), indent=2) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(_baseline(res, seed=0), indent=2) + "\n", encoding="utf-8")
         print(f"baseline written: {path}")
         return 0
     baseline = json.loads(path.read_text(encoding="utf-8"))
-    table = compare(run_dir, baseline)
-    prov = load_results(run_dir)["provenance"]
+    table = _compare(res, baseline)
+    prov = res["provenance"]
     if baseline.get("config_hash") and prov.get("config_hash") != baseline["config_hash"]:
         print(
             f"note: run config {prov.get('config_hash')} differs from the baseline's {baseline['config_hash']}"

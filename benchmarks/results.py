@@ -250,26 +250,3 @@ def cohort_summary(cohort: Any, blocks: dict[str, pd.DataFrame]) -> pd.DataFrame
         summary[f"features_{m}"] = summary.index.isin(blocks[m].index) if m in blocks else False
     summary.index.name = "patient_id"
     return summary.reset_index()
-
-
-def load_results(run_dir: str | Path) -> dict[str, Any]:
-    """All result tables of a run folder (what reports read)."""
-    run_dir = Path(run_dir)
-    out: dict[str, Any] = {}
-    for name in (PREDICTIONS, METRICS, CELLS, COHORT_SUMMARY):
-        p = run_dir / name
-        out[name.split(".")[0]] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
-    for name in (PROVENANCE, TASKS):
-        p = run_dir / name
-        out[name.split(".")[0]] = json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
-    return out
-
-
-def summary_metric(metrics: pd.DataFrame, metric: str = "roc_auc") -> pd.DataFrame:
-    """Mean over repeats of the pooled out-of-fold metric, per model."""
-    pooled = metrics[(metrics["fold"] == "all") & (metrics["metric"] == metric)]
-    return (
-        pooled.groupby(["task", "model_id", "modality_set", "estimator", "fusion"], as_index=False)["value"]
-        .mean()
-        .sort_values(["task", "value"], ascending=[True, False])
-    )

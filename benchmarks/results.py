@@ -64,12 +64,11 @@ def write_json(obj: Any, path: Path) -> None:
 
 def fold_metrics(pred: pd.DataFrame, task_type: str) -> pd.DataFrame:
     """Per-fold metrics and, per repeat, the metrics of the pooled out-of-fold predictions (fold "all")."""
+    from reports.comparisons import proba_columns
     from reports.metrics import compute_metrics
 
     rows = []
-    proba_cols = sorted(
-        (c for c in pred.columns if c.startswith("proba_")), key=lambda c: int(c.split("_")[1])
-    )
+    proba_cols = proba_columns(pred)
     for (model_id, repeat), g in pred.groupby(["model_id", "repeat"], sort=True):
         first = g.iloc[0]
         parts = [(str(f), gg) for f, gg in g.groupby("fold", sort=True)] + [("all", g)]

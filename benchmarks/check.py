@@ -21,7 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.build import load_run
+from benchmarks.store import MODEL_KEYS, load_run, proba_columns, write_text
+from reports.comparisons import pool_predictions
+from reports.metrics import get_metric
+from reports.stats import bootstrap_ci
 
 GATED_METRICS = {
     "binary": ("roc_auc", "balanced_accuracy", "brier"),
@@ -34,9 +37,6 @@ N_BOOT = 400
 
 def _pooled_predictions(pred: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per model id: labels and repeat-averaged probabilities (one row per patient), as the report pools."""
-    from reports.comparisons import pool_predictions, proba_columns
-    from reports.tables import MODEL_KEYS
-
     pooled = pool_predictions(pred)
     out = {}
     for key, g in pooled.groupby(list(MODEL_KEYS), sort=True):
@@ -47,8 +47,6 @@ def _pooled_predictions(pred: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.nd
 
 def bootstrap_se(metric: str, y: np.ndarray, proba: np.ndarray, seed: int, n_boot: int = N_BOOT) -> float:
     """Standard error of ``metric`` under class-stratified bootstrap resampling of patients."""
-    from reports.stats import bootstrap_ci
-
     return bootstrap_ci(y, proba, metric, n_boot=n_boot, seed=seed).se
 
 
@@ -104,8 +102,6 @@ def make_baseline(run_dir: Path, seed: int = 0) -> dict[str, Any]:
 
 
 def _compare(res: dict[str, Any], baseline: dict[str, Any]) -> pd.DataFrame:
-    from reports.metrics import get_metric
-
     current = _gated(res).set_index(["model_id", "metric"])["value"]
     rows = []
     for e in baseline["metrics"]:
@@ -132,8 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir, path = Path(args.run), Path(args.baseline)
     res = load_run(run_dir)
     if args.update:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_baseline(res, seed=0), indent=2) + "\n", encoding="utf-8")
+        write_text(json.dumps(_baseline(res, seed=0), indent=2) + "\n", path)
         print(f"baseline written: {path}")
         return 0
     baseline = json.loads(path.read_text(encoding="utf-8"))

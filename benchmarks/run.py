@@ -1,19 +1,24 @@
 """The cdbench command line: ``python -m benchmarks.run {all,generate,validate,features,matrix,report}``.
 
 ``all`` runs every stage into one run folder. Each stage is also a subcommand. Runs resume by default
-(finished cells and cached features are reused); ``--force`` recomputes.
+(finished cells and cached features are reused); ``--force`` recomputes. Nothing but the command line
+lives here: each stage calls the module that owns it (``benchmarks.cohort``, ``benchmarks.synthetic``,
+``features.engine``, ``benchmarks.experiment``, ``benchmarks.store``, ``reports.build``), imported when
+the stage runs so that ``--help`` and ``validate`` start without loading torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.config import PROFILES, RunConfig, load_config
+from benchmarks import store
+from benchmarks.experiment.config import PROFILES, RunConfig, load_config
 
 DEFAULT_OUT = "runs/latest"
 
@@ -27,7 +32,7 @@ def stage_generate(out: Path, n: int, seed: int, quiet: bool = False) -> Path:
     """Generate the synthetic cohort into ``out`` unless the same one is already there."""
     from benchmarks.synthetic import generate_cohort
 
-    marker = out / "generated.json"
+    marker = out / store.GENERATED_MARKER
     want = {"n": n, "seed": seed}
     if (
         marker.exists()
@@ -39,7 +44,7 @@ def stage_generate(out: Path, n: int, seed: int, quiet: bool = False) -> Path:
         return out / "cohort"
     t0 = time.perf_counter()
     cohort_dir = generate_cohort(out, n=n, seed=seed)
-    marker.write_text(json.dumps(want), encoding="utf-8")
+    store.write_text(json.dumps(want), marker)
     if not quiet:
         _log(f"generated synthetic cohort of {n} patients in {time.perf_counter() - t0:.1f} s: {cohort_dir}")
     return Path(cohort_dir)
@@ -53,26 +58,37 @@ def stage_validate(cohort_dir: Path) -> Any:
     return report
 
 
-def stage_features(cohort: Any, config: RunConfig, run_dir: Path, cache_dir: Path | None, force: bool) -> Any:
-    from benchmarks.results import FAILURES, FEATURE_SUMMARY, write_table
+def stage_features(
+    cohort: Any,
+    features: dict[str, list[str]],
+    extractor_params: dict[str, dict[str, Any]],
+    *,
+    n_jobs: int,
+    run_dir: Path,
+    cache_dir: Path | None,
+    force: bool,
+) -> Any:
+    """Extract every configured modality (through the feature cache) and write the extraction summary."""
     from features.engine import extract_modalities
 
     fs = extract_modalities(
         cohort,
-        config.features,
-        config.extractor_params,
-        n_jobs=config.n_jobs,
-        cache_dir=cache_dir or run_dir / "cache",
+        features,
+        extractor_params,
+        n_jobs=n_jobs,
+        cache=store.FeatureCache(cache_dir or run_dir / store.CACHE_DIR),
         force=force,
         progress=True,
     )
     summary = fs.summary()
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_table(summary, run_dir / FEATURE_SUMMARY)
-    write_table(fs.failures, run_dir / FAILURES)
+    store.write_table(summary, run_dir / store.FEATURE_SUMMARY)
+    store.write_table(fs.failures, run_dir / store.FAILURES)
     print(summary.to_string(index=False), flush=True)
     if len(fs.failures):
-        _log(f"{len(fs.failures)} case(s) failed extraction and count as missing; see {run_dir / FAILURES}")
+        _log(
+            f"{len(fs.failures)} case(s) failed extraction and count as missing; see {run_dir / store.FAILURES}"
+        )
         for (ext, reason), g in fs.failures.groupby(["extractor", "reason"]):
             _log(f"  {ext}: {len(g)} x {reason}")
     return fs
@@ -93,17 +109,10 @@ def stage_matrix(
     config: RunConfig, cohort: Any, fs: Any, out: Path, force: bool, timings: dict[str, float]
 ) -> Any:
     """Run the matrix and write the cohort summary and provenance beside the results."""
-    from benchmarks.results import (
-        COHORT_SUMMARY,
-        PROVENANCE,
-        cohort_summary,
-        provenance,
-        write_json,
-        write_table,
-    )
-    from benchmarks.runner import run_matrix
+    from benchmarks.experiment.provenance import cohort_identity, cohort_summary, provenance
+    from benchmarks.experiment.runner import run_matrix
 
-    write_table(cohort_summary(cohort, fs.blocks), out / COHORT_SUMMARY)
+    store.write_table(cohort_summary(cohort, fs.blocks), out / store.COHORT_SUMMARY)
     t = time.perf_counter()
     _log(f"running the model matrix ({config.profile} profile)")
     outcome = run_matrix(config, cohort.endpoints, fs.blocks, out, force=force)
@@ -113,23 +122,21 @@ def stage_matrix(
         f"{outcome.n_failed} failed, {outcome.seconds:.0f} s"
     )
     extra = {
-        "cohort": str(Path(cohort.root).resolve()),
+        "cohort": cohort_identity(cohort),
         "extraction": fs.summary().to_dict(orient="records"),
         "cells": {"total": outcome.n_cells, "failed": outcome.n_failed},
     }
-    write_json(provenance(config, timings, extra), out / PROVENANCE)
+    store.write_json(provenance(config, timings, extra), out / store.PROVENANCE)
     return outcome
 
 
 def run_all(args: argparse.Namespace, config: RunConfig) -> int:
-    from benchmarks.results import PROVENANCE, write_json
-
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     cohort_dir = (
-        Path(args.cohort) if args.cohort else stage_generate(out / "synthetic", config.n, config.seed)
+        Path(args.cohort) if args.cohort else stage_generate(out / store.SYNTHETIC_DIR, config.n, config.seed)
     )
     timings["generate"] = time.perf_counter() - t
 
@@ -141,47 +148,50 @@ def run_all(args: argparse.Namespace, config: RunConfig) -> int:
 
     t = time.perf_counter()
     _log("extracting features")
-    fs = stage_features(cohort, config, out, Path(args.cache) if args.cache else None, args.force)
+    fs = _features(args, config, cohort, out)
     timings["features"] = time.perf_counter() - t
 
     outcome = stage_matrix(config, cohort, fs, out, args.force, timings)
 
     t = time.perf_counter()
     _log("building tables, figures and report")
-    paths = _report(out, config)
+    paths = stage_report(out, n_boot=config.n_boot, seed=config.seed)
     timings["report"] = time.perf_counter() - t
-    prov = json.loads((out / PROVENANCE).read_text(encoding="utf-8"))
+    prov = store.read_json(out / store.PROVENANCE)
     prov["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
-    write_json(prov, out / PROVENANCE)
+    store.write_json(prov, out / store.PROVENANCE)
     _final_summary(out, paths)
     return 1 if outcome.n_failed else 0
 
 
-def _report(run_dir: Path, config: RunConfig | None = None) -> Any:
+def _features(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path) -> Any:
+    return stage_features(
+        cohort,
+        config.features,
+        config.extractor_params,
+        n_jobs=config.n_jobs,
+        run_dir=out,
+        cache_dir=Path(args.cache) if args.cache else None,
+        force=args.force,
+    )
+
+
+def stage_report(run_dir: Path, **statistics: Any) -> Any:
+    """Rebuild every table, figure and the report from the stored results (``n_boot``, ``seed``)."""
     from reports.build import build_report
 
-    kwargs = {"n_boot": config.n_boot, "seed": config.seed} if config is not None else {}
-    return build_report(run_dir, **kwargs)
+    return build_report(run_dir, **statistics)
 
 
 def _final_summary(run_dir: Path, paths: Any) -> None:
     """Name the output folder and repeat the report's headline (best model and fusion gain per task)."""
     print("", flush=True)
     _log(f"done. Output folder: {run_dir.resolve()}")
-    summary = getattr(paths, "summary_md", None)
-    if summary and Path(summary).exists():
-        lines = Path(summary).read_text(encoding="utf-8").splitlines()
-        start = next((i for i, ln in enumerate(lines) if ln.strip() == "## Headline"), None)
-        if start is not None:
-            for ln in lines[start + 1 :]:
-                if ln.startswith("## ") or ln.startswith("_"):
-                    break
-                if ln.strip():
-                    print("  " + ln.strip().replace("**", ""), flush=True)
-        _log(f"summary: {summary}")
-    pdf = getattr(paths, "report_pdf", None)
-    if pdf:
-        _log(f"report: {pdf}")
+    for line in paths.headline:
+        print("  " + line, flush=True)
+    _log(f"summary: {paths.summary_md}")
+    if paths.report_pdf:
+        _log(f"report: {paths.report_pdf}")
 
 
 # --- argument parsing -------------------------------------------------------------------------------------
@@ -208,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="write the synthetic cohort (DIR/cohort) and its ground truth")
     p.add_argument("--out", required=True)
-    p.add_argument("--n", type=int, default=400)
-    p.add_argument("--seed", type=int, default=0)
+    default = load_config("default")  # so that `generate` and `all` build the same default cohort
+    p.add_argument("--n", type=int, default=default.n, help=f"patients (default: {default.n})")
+    p.add_argument("--seed", type=int, default=default.seed, help=f"seed (default: {default.seed})")
 
     p = sub.add_parser("validate", help="check a cohort folder and list every problem")
     p.add_argument("--cohort", required=True)
@@ -231,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_from(args: argparse.Namespace) -> RunConfig:
-    return load_config(
+    """The run's configuration; with a user's cohort the synthetic size ``n`` does not apply (None)."""
+    config = load_config(
         args.profile,
         args.config,
         n_jobs=args.n_jobs,
@@ -240,6 +252,7 @@ def _config_from(args: argparse.Namespace) -> RunConfig:
         seed=args.seed,
         n=getattr(args, "n", None),
     )
+    return dataclasses.replace(config, n=None) if getattr(args, "cohort", None) else config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,18 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         return 1 if stage_validate(Path(args.cohort)).fatal else 0
     if args.command == "report":
-        from reports.build import build_report
-
         run_dir = Path(args.run)
-        prov_file = run_dir / "provenance.json"
-        stored = (
-            json.loads(prov_file.read_text(encoding="utf-8")).get("config", {}) if prov_file.exists() else {}
-        )
+        stored = store.read_json(run_dir / store.PROVENANCE).get("config", {})
         kwargs = {k: stored[k] for k in ("n_boot", "seed") if k in stored}  # same statistics as the run's
         if args.n_boot:
             kwargs["n_boot"] = args.n_boot
         t0 = time.perf_counter()
-        paths = build_report(run_dir, **kwargs)
+        paths = stage_report(run_dir, **kwargs)
         _log(f"report rebuilt from stored results in {time.perf_counter() - t0:.1f} s")
         _final_summary(Path(args.run), paths)
         return 0
@@ -270,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_all(args, config)
     out = Path(args.out)
     cohort = _load_cohort(Path(args.cohort))
-    fs = stage_features(cohort, config, out, Path(args.cache) if args.cache else None, args.force)
+    fs = _features(args, config, cohort, out)
     if args.command == "matrix":
         outcome = stage_matrix(config, cohort, fs, out, args.force, {})
         return 1 if outcome.n_failed else 0

@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from features.engine import extract_features
+
 
 class ExtractionError(Exception):
     """A single case could not be extracted; the message is recorded as the reason (never report text)."""
@@ -16,8 +18,8 @@ class Extractor(BaseEstimator):
     """A fixed, per-patient feature extractor.
 
     Subclasses set ``name`` (the registry key), ``version`` (bump when output changes), ``modality``
-    (one of ``benchmarks.schema.MODALITIES``) and ``prefix`` (column namespace, e.g. ``"rad__"``), take
-    their parameters in ``__init__`` like scikit-learn estimators, and implement:
+    (one of ``benchmarks.cohort.schema.MODALITIES``) and ``prefix`` (column namespace, e.g.
+    ``"rad__"``), take their parameters in ``__init__`` like scikit-learn estimators, and implement:
 
     - ``inputs(cohort, patient_id)``: the patient's raw inputs for this modality (paths, rows, texts);
       ``None`` when the patient lacks the modality.
@@ -30,6 +32,9 @@ class Extractor(BaseEstimator):
     Extractors are stateless: whatever is learned from data (vocabularies, TF-IDF, SVD, scalers) lives
     in the model pipelines and is fitted inside the training fold. ``fit`` exists for the contract and
     returns ``self``.
+
+    ``transform`` runs the extractor over a cohort through ``features.engine.extract_features``
+    (parallel, cached, failures recorded as missing values).
     """
 
     name: ClassVar[str] = ""
@@ -49,8 +54,8 @@ class Extractor(BaseEstimator):
     def extract(self, inputs: Any) -> dict[str, float]:
         raise NotImplementedError
 
-    def transform(self, cohort: Any, patient_ids: list[str] | None = None, **engine_kwargs: Any) -> pd.DataFrame:
-        """Features for ``patient_ids`` (default: all patients with this modality), through the cache."""
-        from features.engine import extract_features
-
+    def transform(
+        self, cohort: Any, patient_ids: list[str] | None = None, **engine_kwargs: Any
+    ) -> pd.DataFrame:
+        """Features for ``patient_ids`` (default: all patients with this modality), through the engine."""
         return extract_features(self, cohort, patient_ids=patient_ids, **engine_kwargs).features

@@ -10,20 +10,36 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from joblib import Parallel, delayed
 
-from benchmarks.progress import progress_bar
-from features.base import Extractor
+from features.progress import progress_bar
+
+
+class Extractor(Protocol):
+    """What the engine needs of an extractor (``features.base.Extractor`` is the contract that has it)."""
+
+    name: str
+    version: str
+    modality: str
+    prefix: str
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]: ...
+
+    def inputs(self, cohort: Any, patient_id: str) -> Any: ...
+
+    def input_fingerprint(self, inputs: Any) -> str: ...
+
+    def extract(self, inputs: Any) -> dict[str, float]: ...
+
 
 FINGERPRINT = "_fingerprint"
 ERROR = "_error"
@@ -102,11 +118,20 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[i : i + size]
 
 
-def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.to_parquet(tmp)
-    os.replace(tmp, path)
+class FeatureCache(Protocol):
+    """Where extracted rows are kept between runs: one table per extractor name and recipe hash.
+
+    The engine only reads and writes through this interface; ``benchmarks.store.FeatureCache`` is the
+    implementation over a folder (atomic writes).
+    """
+
+    def exists(self, name: str, key: str) -> bool: ...
+
+    def read(self, name: str, key: str) -> pd.DataFrame: ...
+
+    def write(self, name: str, key: str, frame: pd.DataFrame) -> None: ...
+
+    def describe(self, name: str, key: str, recipe: dict[str, Any]) -> None: ...
 
 
 def extract_features(
@@ -115,26 +140,26 @@ def extract_features(
     patient_ids: list[str] | None = None,
     *,
     n_jobs: int = 1,
-    cache_dir: str | Path | None = None,
+    cache: FeatureCache | None = None,
     force: bool = False,
     progress: bool = True,
 ) -> ExtractionResult:
-    """Extract features for ``patient_ids`` (default: every patient with the extractor's modality)."""
+    """Extract features for ``patient_ids`` (default: every patient with the extractor's modality).
+
+    Rows found in ``cache`` under the extractor's recipe with the same input fingerprint are reused
+    (never with ``force``); computed rows are written back every ``FLUSH_EVERY`` patients.
+    """
     start = time.perf_counter()
     if patient_ids is None:
         avail = cohort.availability[extractor.modality]
         patient_ids = [str(p) for p in avail.index[avail.to_numpy(bool)]]
     recipe = recipe_of(extractor)
-    cache_path = None
+    key = recipe_hash(recipe)
     cached = pd.DataFrame()
-    if cache_dir is not None:
-        cache_path = Path(cache_dir) / extractor.name / f"{recipe_hash(recipe)}.parquet"
-        if cache_path.exists() and not force:
-            cached = pd.read_parquet(cache_path)
-        recipe_file = cache_path.with_suffix(".json")
-        if not recipe_file.exists():
-            recipe_file.parent.mkdir(parents=True, exist_ok=True)
-            recipe_file.write_text(json.dumps(recipe, indent=2, sort_keys=True))
+    if cache is not None:
+        if cache.exists(extractor.name, key) and not force:
+            cached = cache.read(extractor.name, key)
+        cache.describe(extractor.name, key, recipe)
 
     todo: list[tuple[str, Any]] = []
     rows: dict[str, dict[str, Any]] = {}
@@ -154,12 +179,12 @@ def extract_features(
     n_cached = len(rows)
 
     def store() -> None:
-        if cache_path is None:
+        if cache is None:
             return
         keep = cached.drop(index=[p for p in rows if p in cached.index])
         frame = pd.concat([keep, pd.DataFrame.from_dict(rows, orient="index")])
         frame.index.name = "patient_id"
-        _write_atomic(frame.sort_index(), cache_path)
+        cache.write(extractor.name, key, frame.sort_index())
 
     if todo:
         bar = progress_bar(len(todo), f"extract {extractor.name}", "patient", disable=not progress)
@@ -176,7 +201,7 @@ def extract_features(
                     store()
                     since_flush = 0
         bar.close()
-    elif cache_path is not None and not cache_path.exists():
+    elif cache is not None and not cache.exists(extractor.name, key):
         store()
 
     table = pd.DataFrame.from_dict(rows, orient="index").reindex(patient_ids)

@@ -1,7 +1,7 @@
 """Radiomics features of one MR/CT scan and its mask, with pyradiomics (``pyradiomics-bhklab``).
 
 ``RadiomicsExtractor`` reads the image and mask (NIfTI, NRRD, MHA or a DICOM series folder, through
-``benchmarks.imageio.read_image``), checks that they share one geometry and that the mask holds the
+``benchmarks.cohort.imageio.read_image``), checks that they share one geometry and that the mask holds the
 label, and then crops both to the mask's bounding box plus a margin before pyradiomics runs. The
 margin (``pad="auto"``) is derived from the enabled filters and the resampling so that the features
 are the ones pyradiomics computes on the whole image:
@@ -41,8 +41,8 @@ import SimpleITK as sitk
 import yaml
 from radiomics import featureextractor, imageoperations
 
-from benchmarks.imageio import ImageReadError, geometry_differences, info_from_image
-from benchmarks.imageio import read_image as _read_image
+from benchmarks.cohort.imageio import ImageReadError, geometry_differences, info_from_image
+from benchmarks.cohort.imageio import read_image as _read_image
 from features.base import ExtractionError, Extractor
 
 # pyradiomics logs per-case warnings (e.g. "GLCM is symmetrical") to stderr at WARNING; failures are
@@ -64,7 +64,7 @@ INTERPOLATOR_MARGIN = {"sitkNearestNeighbor": 1, "sitkLinear": 2}
 
 
 def read_image(path: str | os.PathLike[str]) -> sitk.Image:
-    """Read an image or mask (NIfTI, NRRD, MHA/MHD, DICOM series folder) through ``benchmarks.imageio``."""
+    """Read an image or mask (NIfTI, NRRD, MHA/MHD, DICOM series folder) through ``benchmarks.cohort.imageio``."""
     return _read_image(path)
 
 

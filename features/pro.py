@@ -13,48 +13,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.schema import DIARY_PAIN, DIARY_STOOLS, DIARY_WELLBEING, PRO_ITEMS
+from benchmarks.cohort.schema import DIARY_PAIN, DIARY_STOOLS, DIARY_WELLBEING, PRO_ITEMS
+from features import pro_scores
 from features.base import Extractor
+from features.pro_scores import *  # noqa: F403 - the pure scoring API, re-exported
 from features.pro_scores import (
     BAND_CODES,
     CDAI_COMPONENTS,
-    IBDQ_DOMAINS,
-    PRO2_REMISSION_RULES,
     RULE_FIELDS,
     SCORE_COLUMNS,
     ScoringRules,
-    cdai_band,
-    cdai_from_components,
     compute_scores,
-    hbi_band,
-    ibdq_remission,
-    pro2_remission,
-    pro2_score,
-    pro3_score,
-    round_half_away,
-    standard_weight,
 )
 
-__all__ = [
-    "BAND_CODES",
-    "CDAI_COMPONENTS",
-    "IBDQ_DOMAINS",
-    "PRO2_REMISSION_RULES",
-    "RULE_FIELDS",
-    "SCORE_COLUMNS",
-    "ProExtractor",
-    "ScoringRules",
-    "cdai_band",
-    "cdai_from_components",
-    "compute_scores",
-    "hbi_band",
-    "ibdq_remission",
-    "pro2_remission",
-    "pro2_score",
-    "pro3_score",
-    "round_half_away",
-    "standard_weight",
-]
+__all__ = [*pro_scores.__all__, "ProExtractor"]
 
 _DIARIES = {"stools": DIARY_STOOLS, "pain": DIARY_PAIN, "wellbeing": DIARY_WELLBEING}
 _DIARY_COLUMNS = frozenset(c for cols in _DIARIES.values() for c in cols)

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from benchmarks.schema import (
+from benchmarks.cohort.schema import (
     CDAI_COMPLICATIONS,
     DIARY_PAIN,
     DIARY_STOOLS,
@@ -39,6 +39,26 @@ from benchmarks.schema import (
     PRO_ITEMS,
     SIBDQ_ITEMS,
 )
+
+__all__ = [
+    "BAND_CODES",
+    "CDAI_COMPONENTS",
+    "IBDQ_DOMAINS",
+    "PRO2_REMISSION_RULES",
+    "RULE_FIELDS",
+    "SCORE_COLUMNS",
+    "ScoringRules",
+    "cdai_band",
+    "cdai_from_components",
+    "compute_scores",
+    "hbi_band",
+    "ibdq_remission",
+    "pro2_remission",
+    "pro2_score",
+    "pro3_score",
+    "round_half_away",
+    "standard_weight",
+]
 
 # Comparisons of means such as 19.6/7 against a cut-off of 2.8 must not depend on float noise.
 _EPS = 1e-9
@@ -430,7 +450,7 @@ def compute_scores(
 ) -> pd.DataFrame:
     """Score every patient (row of ``items``, index = patient_id) on every index.
 
-    ``items`` holds the item columns of ``benchmarks.schema.PRO_ITEMS`` (absent columns count as missing,
+    ``items`` holds the item columns of ``benchmarks.cohort.schema.PRO_ITEMS`` (absent columns count as missing,
     other columns are ignored); ``sex`` maps patient_id -> "M"/"F" (needed by CDAI only). Returns, with
     the same index: the :data:`SCORE_COLUMNS` and their ``<score>_reason`` ("" when the score exists),
     the CDAI components ``cdai_component_*`` and ``cdai_unrounded``, the diary means ``sf_mean``,

@@ -8,7 +8,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import TruncatedSVD
 from sklearn.utils.validation import check_is_fitted
 
-COUNT_MARKER = "txt__cnt__"
+from features.engine import COUNT_PREFIX
+
+COUNT_MARKER = f"txt__{COUNT_PREFIX}"
+"""Text count columns: the text extractors' prefix ``txt__`` and the engine's sparse-count prefix."""
 
 
 class TfidfSVD(TransformerMixin, BaseEstimator):

@@ -14,9 +14,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
 from models.blocks import block_availability, select_modalities
-from models.fusion import SingleModalityClassifier, combine_late
-from models.hybrid import HybridFusionClassifier, space_hybrid
-from models.registry import get_estimator_spec, get_fusion_spec, make_pipeline
+from models.fusion import LateFusionClassifier, SingleModalityClassifier, combine_late
+from models.hybrid import HybridFusionClassifier
+from models.registry import get_estimator_spec, get_fusion_spec, make_pipeline, search_space_of
 from models.tuning import inner_folds, predict_aligned, tune
 
 
@@ -118,15 +118,14 @@ def fit_predict_cell(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if spec.kind in ("early", "hybrid"):
+            space = search_space_of(estimator, fusion)
             if spec.kind == "early":
-                space = get_estimator_spec(estimator).space
 
                 def make(params: dict[str, Any]) -> BaseEstimator:
                     return make_pipeline(
                         estimator, seed=seed, params=params, missing_indicators=True, probe=probe
                     )
             else:
-                space = space_hybrid
 
                 def make(params: dict[str, Any]) -> BaseEstimator:
                     return make_hybrid_pipeline(
@@ -190,25 +189,14 @@ def fit_predict_cell(
             return CellFit(proba, best[m], oofs.get(m), fit_seconds, time.perf_counter() - t0, total_trials)
 
         method = spec.method or "mean"
-        cols = {m: [c for c in Xtr.columns if c.startswith(f"{m}:")] for m in modalities}
-        models = {}
-        for m in modalities:
-            has = avail[m].to_numpy()
-            models[m] = make_pipeline(estimator, seed=seed, params=best[m], probe=probe).fit(
-                Xtr.loc[has, cols[m]], y[has]
-            )
         train_oof = {m: oofs.get(m, np.full((len(Xtr), n_classes), np.nan)) for m in modalities}
+        late = LateFusionClassifier(
+            method, estimator, best, inner_splits=inner_splits, probe=probe, random_state=seed
+        )
+        late.fit(Xtr, y, train_oof=train_oof)
         fit_seconds = time.perf_counter() - start
         t0 = time.perf_counter()
-        avail_test = block_availability(Xte, cols)
-        probas = {}
-        for m in modalities:
-            p = np.full((len(Xte), n_classes), np.nan)
-            has = avail_test[m].to_numpy()
-            if has.any():
-                p[has] = predict_aligned(models[m], Xte.loc[has, cols[m]], classes)
-            probas[m] = p
-        proba = combine_late(train_oof, y, probas, avail_test, method, seed)
+        proba = predict_aligned(late, Xte, classes)
         predict_seconds = time.perf_counter() - t0
         cross = (
             _cross_fitted_late(train_oof, y, avail[modalities], method, inner_splits, seed)

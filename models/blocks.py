@@ -7,11 +7,10 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from benchmarks.schema import MODALITIES
+from benchmarks.cohort.schema import MODALITIES
+from features.text_vectorize import COUNT_MARKER
 
 SEPARATOR = ":"
-TEXT_COUNT_PREFIX = "txt__cnt__"
-"""Text count columns (words and concepts) that are TF-IDF weighted inside the training fold."""
 
 
 def modality_of(column: str) -> str:
@@ -24,7 +23,7 @@ def modality_of(column: str) -> str:
 
 def is_text_count(column: str) -> bool:
     """True for a text count column ``text:txt__cnt__*`` (TF-IDF weighted in-fold)."""
-    return str(column).partition(SEPARATOR)[2].startswith(TEXT_COUNT_PREFIX)
+    return str(column).partition(SEPARATOR)[2].startswith(COUNT_MARKER)
 
 
 def split_blocks(columns: Iterable[str]) -> dict[str, list[str]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
@@ -18,6 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.svm import SVC
 
+from models.base import ProbabilisticClassifier, normalise_rows
 from models.torch_mlp import TorchMLPClassifier, validate_fit, validate_predict
 
 
@@ -27,7 +27,7 @@ def space_select(trial: Any) -> dict[str, Any]:
     return {"select__k": None if choice == "all" else int(choice)}
 
 
-class CalibratedSVC(ClassifierMixin, BaseEstimator):
+class CalibratedSVC(ProbabilisticClassifier):
     """RBF/linear SVC with sigmoid-calibrated probabilities from a seeded, stratified internal CV.
 
     The number of calibration folds shrinks to the smallest class count, so small training folds of a
@@ -66,15 +66,10 @@ class CalibratedSVC(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: object) -> np.ndarray:
         X = validate_predict(self, X)
-        proba = self.model_.predict_proba(X)
-        return proba / proba.sum(axis=1, keepdims=True)
-
-    def predict(self, X: object) -> np.ndarray:
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        return normalise_rows(self.model_.predict_proba(X))
 
 
-class XGBLabelClassifier(ClassifierMixin, BaseEstimator):
+class XGBLabelClassifier(ProbabilisticClassifier):
     """XGBoost (hist, ``n_jobs=1``, seeded: deterministic) accepting any label values.
 
     ``max_bin=64`` (XGBoost's default is 256): with a few hundred patients a feature rarely has more
@@ -127,12 +122,7 @@ class XGBLabelClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: object) -> np.ndarray:
         X = validate_predict(self, X)
-        proba = np.asarray(self.model_.predict_proba(X), dtype=float)
-        return proba / proba.sum(axis=1, keepdims=True)
-
-    def predict(self, X: object) -> np.ndarray:
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        return normalise_rows(self.model_.predict_proba(X))
 
 
 # --- factories (seed -> unfitted classifier) and spaces (trial -> pipeline params) ----------------

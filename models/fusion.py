@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from models.base import ProbabilisticClassifier, encode_labels
 from models.blocks import block_availability, split_blocks
 from models.registry import make_pipeline
 from models.tuning import auc_score, expand_proba, inner_folds, oof_predict, predict_aligned
@@ -129,15 +130,7 @@ def combine_late(
     return out / out.sum(axis=1, keepdims=True)
 
 
-def _encode(y: object) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
-    classes, enc = np.unique(y, return_inverse=True)
-    return classes, enc
-
-
-class SingleModalityClassifier(ClassifierMixin, BaseEstimator):
+class SingleModalityClassifier(ProbabilisticClassifier):
     """A registry pipeline on one modality's block, trained on the patients who have that modality.
 
     Test patients without the modality get the training class prior.
@@ -172,7 +165,7 @@ class SingleModalityClassifier(ClassifierMixin, BaseEstimator):
         blocks = split_blocks(X.columns)
         if self.modality not in blocks:
             raise ValueError(f"X has no {self.modality!r} columns; blocks: {list(blocks)}")
-        self.classes_, y_enc = _encode(y)
+        self.classes_, y_enc = encode_labels(y)
         self.columns_ = blocks[self.modality]
         has = block_availability(X, {self.modality: self.columns_})[self.modality].to_numpy()
         if not has.any():
@@ -189,12 +182,8 @@ class SingleModalityClassifier(ClassifierMixin, BaseEstimator):
             out[has] = predict_aligned(self.model_, X.loc[has, self.columns_], np.arange(len(self.classes_)))
         return out
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
 
-
-class LateFusionClassifier(ClassifierMixin, BaseEstimator):
+class LateFusionClassifier(ProbabilisticClassifier):
     """One registry pipeline per modality (fitted on the patients who have it), combined by ``combine_late``.
 
     ``modality_params`` maps modality -> pipeline parameters (e.g. tuned ones). For ``weighted`` and
@@ -235,7 +224,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     ) -> LateFusionClassifier:
         if self.method not in LATE_METHODS:
             raise ValueError(f"unknown late fusion method {self.method!r}; expected one of {LATE_METHODS}")
-        self.classes_, y_enc = _encode(y)
+        self.classes_, y_enc = encode_labels(y)
         K = len(self.classes_)
         self.blocks_ = split_blocks(X.columns)
         avail = block_availability(X, self.blocks_)
@@ -279,7 +268,3 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         probas, avail = self.modality_proba(X)
         return combine_late(self.train_oof_, self.y_, probas, avail, self.method, self.random_state)
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]

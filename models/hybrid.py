@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from models.base import ProbabilisticClassifier, encode_labels
 from models.blocks import block_availability, split_blocks
 from models.preprocess import BlockPreprocessor
-from models.torch_mlp import encode_labels, resolve_device, seeded_torch, torch_threads, train_network
+from models.torch_mlp import TorchTrainingMixin, resolve_device, seeded_torch, softmax_proba, torch_threads
 
 HYBRID_FUSIONS = ("concat", "gated")
 
@@ -70,7 +70,7 @@ class HybridNet(nn.Module):
         return self.head(torch.cat([fused, indicators], dim=1))
 
 
-class HybridFusionClassifier(ClassifierMixin, BaseEstimator):
+class HybridFusionClassifier(TorchTrainingMixin, ProbabilisticClassifier):
     """scikit-learn classifier around ``HybridNet`` taking the design-matrix DataFrame directly.
 
     Deterministic on CPU for a given ``random_state`` (None means 0); CUDA when ``device="auto"`` finds
@@ -164,20 +164,7 @@ class HybridFusionClassifier(ClassifierMixin, BaseEstimator):
                 self.dropout,
             ).to(device)
             inputs = [torch.tensor(x, device=device) for x in xs] + [torch.tensor(mask, device=device)]
-            model, self.n_epochs_ = train_network(
-                net,
-                inputs,
-                y_enc,
-                forward=forward,
-                lr=self.lr,
-                weight_decay=self.weight_decay,
-                batch_size=self.batch_size,
-                max_epochs=self.max_epochs,
-                patience=self.patience,
-                val_fraction=self.val_fraction,
-                seed=seed,
-                device=device,
-            )
+            model, self.n_epochs_ = self._train(net, inputs, y_enc, forward, seed, device)
             self.model_ = model.cpu()
         return self
 
@@ -187,8 +174,7 @@ class HybridFusionClassifier(ClassifierMixin, BaseEstimator):
         with torch_threads(1), torch.no_grad():
             tensors = [torch.tensor(np.asarray(x, np.float32)) for x in xs]
             logits = self.model_(tensors, torch.tensor(np.asarray(mask, np.float32)))
-        proba = torch.softmax(logits.double(), dim=1).numpy()
-        return proba / proba.sum(axis=1, keepdims=True)
+        return softmax_proba(logits)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -197,10 +183,6 @@ class HybridFusionClassifier(ClassifierMixin, BaseEstimator):
                 f"HybridFusionClassifier needs the design-matrix DataFrame, got {type(X).__name__}"
             )
         return self.network_proba(*self._tensors(X))
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
 
 
 def space_hybrid(trial: Any) -> dict[str, Any]:

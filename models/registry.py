@@ -14,7 +14,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline
 
 from models import estimators as E
+from models.hybrid import space_hybrid
 from models.preprocess import BlockPreprocessor, SelectTopK
+from models.tuning import probe_space
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,15 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
 
 @dataclass(frozen=True)
 class FusionSpec:
-    """How modality blocks are combined: kind is single | early | late | hybrid."""
+    """How modality blocks are combined: kind is single | early | late | hybrid.
+
+    A hybrid fusion is a network of its own: its ``space`` replaces the estimator's.
+    """
 
     kind: str
     method: str | None = None  # late: mean | weighted | stacked; hybrid: concat | gated
     description: str = ""
+    space: Callable[[Any], dict[str, Any]] | None = None
 
 
 FUSIONS: dict[str, FusionSpec] = {
@@ -55,8 +61,12 @@ FUSIONS: dict[str, FusionSpec] = {
     "late_stacked": FusionSpec(
         "late", "stacked", "logistic meta-learner on out-of-fold per-modality probabilities"
     ),
-    "hybrid_concat": FusionSpec("hybrid", "concat", "torch encoders per modality, concatenated embeddings"),
-    "hybrid_gated": FusionSpec("hybrid", "gated", "torch encoders per modality, attention-gated embeddings"),
+    "hybrid_concat": FusionSpec(
+        "hybrid", "concat", "torch encoders per modality, concatenated embeddings", space_hybrid
+    ),
+    "hybrid_gated": FusionSpec(
+        "hybrid", "gated", "torch encoders per modality, attention-gated embeddings", space_hybrid
+    ),
 }
 
 
@@ -72,6 +82,17 @@ def get_fusion_spec(name: str) -> FusionSpec:
         return FUSIONS[name]
     except KeyError:
         raise KeyError(f"unknown fusion {name!r}; registered: {sorted(FUSIONS)}") from None
+
+
+def search_space_of(estimator: str, fusion: str) -> Callable[[Any], dict[str, Any]]:
+    """The Optuna space a cell searches: the hybrid network's for hybrid fusions, else the estimator's."""
+    spec = get_fusion_spec(fusion)
+    return spec.space if spec.space is not None else get_estimator_spec(estimator).space
+
+
+def search_ranges(estimator: str, fusion: str) -> dict[str, list[float]]:
+    """Numeric ranges ``{param: [low, high]}`` of the space a cell searches."""
+    return probe_space(search_space_of(estimator, fusion)).ranges
 
 
 def make_pipeline(

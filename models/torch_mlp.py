@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
+
+from models.base import ProbabilisticClassifier, encode_labels, normalise_rows
 
 
 def resolve_device(device: str) -> torch.device:
@@ -140,20 +142,51 @@ def validate_predict(est: BaseEstimator, X: object) -> np.ndarray:
     return validate_data(est, X, dtype=np.float64, reset=False)
 
 
-def encode_labels(y: object) -> tuple[np.ndarray, np.ndarray]:
-    """``classes_`` and labels encoded as 0..n_classes-1."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
-    classes, encoded = np.unique(y, return_inverse=True)
-    return classes, encoded.astype(np.int64)
+def softmax_proba(logits: torch.Tensor) -> np.ndarray:
+    """Class probabilities from logits, in float64, rows summing to 1."""
+    return normalise_rows(torch.softmax(logits.double(), dim=1).numpy())
+
+
+class TorchTrainingMixin:
+    """Training parameters shared by the torch classifiers and the call that uses them."""
+
+    lr: float
+    weight_decay: float
+    batch_size: int
+    max_epochs: int
+    patience: int
+    val_fraction: float
+
+    def _train(
+        self,
+        model: nn.Module,
+        inputs: Sequence[torch.Tensor],
+        y: np.ndarray,
+        forward: Callable[[nn.Module, list[torch.Tensor], bool], torch.Tensor],
+        seed: int,
+        device: torch.device,
+    ) -> tuple[nn.Module, int]:
+        return train_network(
+            model,
+            inputs,
+            y,
+            forward=forward,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            val_fraction=self.val_fraction,
+            seed=seed,
+            device=device,
+        )
 
 
 def _mlp_forward(model: nn.Module, batch: list[torch.Tensor], training: bool) -> torch.Tensor:
     return model(batch[0])
 
 
-class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
+class TorchMLPClassifier(TorchTrainingMixin, ProbabilisticClassifier):
     """Multilayer perceptron (ReLU, dropout) trained with Adam and early stopping.
 
     Deterministic on CPU for a given ``random_state`` (None means 0); uses CUDA when ``device="auto"``
@@ -202,19 +235,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         with seeded_torch(seed, device):
             model = self._build(X.shape[1], len(self.classes_)).to(device)
-            model, self.n_epochs_ = train_network(
-                model,
-                [torch.tensor(X, device=device)],
-                y_enc,
-                forward=_mlp_forward,
-                lr=self.lr,
-                weight_decay=self.weight_decay,
-                batch_size=self.batch_size,
-                max_epochs=self.max_epochs,
-                patience=self.patience,
-                val_fraction=self.val_fraction,
-                seed=seed,
-                device=device,
+            model, self.n_epochs_ = self._train(
+                model, [torch.tensor(X, device=device)], y_enc, _mlp_forward, seed, device
             )
             self.model_ = model.cpu()
         return self
@@ -223,9 +245,4 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         X = validate_predict(self, X).astype(np.float32)
         with torch_threads(1), torch.no_grad():
             logits = self.model_(torch.tensor(X))
-        proba = torch.softmax(logits.double(), dim=1).numpy()
-        return proba / proba.sum(axis=1, keepdims=True)
-
-    def predict(self, X: object) -> np.ndarray:
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        return softmax_proba(logits)

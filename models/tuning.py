@@ -141,9 +141,10 @@ def tune(
 ) -> TuneResult:
     """Tune ``make(params)`` over ``space`` with inner CV on (X, y) only; groups are ``X.index``.
 
-    ``n_trials`` is the study's total: a resumed study (same storage and name) runs only the trials
-    still missing. ``n_trials=0`` returns the default parameters ``{}`` without a study. With
-    ``return_train_oof`` the out-of-fold probabilities of the best parameters are returned too.
+    A study is never resumed: any study of the same name in ``storage`` (an interrupted attempt) is
+    deleted first, because a resumed study draws different trials than an uninterrupted one and results
+    must not depend on interruptions. ``n_trials=0`` returns the default parameters ``{}`` without a
+    study. With ``return_train_oof`` the out-of-fold probabilities of the best parameters are returned.
     """
     y = np.asarray(y)
     classes = np.asarray(classes)
@@ -179,40 +180,61 @@ def tune(
             best_oof[trial.number] = oof
         return value
 
+    name = study_name or DEFAULT_STUDY_NAME
+    storage = make_storage(storage)
+    _delete_study(name, storage)
     study = optuna.create_study(
-        study_name=study_name or DEFAULT_STUDY_NAME,
-        storage=make_storage(storage),
+        study_name=name,
+        storage=storage,
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
-        load_if_exists=True,
     )
-    remaining = n_trials - len(_finished(study))
-    if remaining > 0:
-        study.optimize(objective, n_trials=remaining, n_jobs=1, gc_after_trial=False, show_progress_bar=False)
+    study.optimize(objective, n_trials=n_trials, n_jobs=1, gc_after_trial=False, show_progress_bar=False)
     best = study.best_trial
     params = space(optuna.trial.FixedTrial(best.params))
-    oof = None
-    if return_train_oof:
-        oof = best_oof.get(best.number)
-        if oof is None:  # the best trial came from an earlier (resumed) session
-            oof = oof_predict(lambda: make(params), X, y, folds, classes)
+    oof = best_oof[best.number] if return_train_oof else None
     return TuneResult(params, len(_finished(study)), float(best.value), oof)
 
 
-class _Suggested(Exception):
-    pass
+def _delete_study(name: str, storage: Any) -> None:
+    if storage is None:  # in memory: every study is new
+        return
+    try:
+        optuna.delete_study(study_name=name, storage=storage)
+    except KeyError:  # no such study
+        pass
 
 
-class _SuggestionDetector:
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        raise _Suggested
+class SpaceProbe:
+    """Stands in for an Optuna trial to read a search space: its numeric ranges and how many parameters."""
+
+    def __init__(self) -> None:
+        self.ranges: dict[str, list[float]] = {}
+        self.n_params = 0
+
+    def suggest_float(self, name: str, low: float, high: float, **_: Any) -> float:
+        self.ranges[name] = [low, high]
+        self.n_params += 1
+        return low
+
+    def suggest_int(self, name: str, low: int, high: int, **_: Any) -> int:
+        self.ranges[name] = [low, high]
+        self.n_params += 1
+        return low
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        self.n_params += 1
+        return list(choices)[0]
+
+
+def probe_space(space: Callable[[Any], dict[str, Any]]) -> SpaceProbe:
+    """Run ``space`` on a :class:`SpaceProbe` and return the probe."""
+    probe = SpaceProbe()
+    space(probe)
+    return probe
 
 
 def _has_space(space: Callable[[Any], dict[str, Any]]) -> bool:
     """False for estimators without hyperparameters (e.g. the prior): nothing to tune."""
-    try:
-        space(_SuggestionDetector())
-    except _Suggested:
-        return True
-    return False
+    return probe_space(space).n_params > 0

@@ -21,15 +21,23 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from reports._results import StatResult
+from reports._results import IntervalResult
 from reports.metrics import Metric, check_inputs, get_metric
 
-__all__ = ["BootstrapResult", "BootstrapDiffResult", "bootstrap_ci", "bootstrap_diff_ci", "resample_weights"]
+__all__ = [
+    "BootstrapOptions",
+    "BootstrapResult",
+    "BootstrapDiffResult",
+    "bootstrap_ci",
+    "bootstrap_diff_ci",
+    "resample_weights",
+]
 
 METHODS = ("percentile", "bca")
 JACKKNIFE_MAX_BLOCKS = 2000
@@ -166,11 +174,10 @@ def _drop_nan(reps: np.ndarray, what: str) -> np.ndarray:
 
 
 @dataclass(frozen=True, repr=False)
-class BootstrapResult(StatResult):
-    """Bootstrap CI of one metric for one model."""
+class _Replicated(IntervalResult):
+    """The fields every bootstrap result has; its ``replicates`` give the standard error."""
 
     metric: str
-    estimate: float
     ci_low: float
     ci_high: float
     level: float
@@ -183,101 +190,70 @@ class BootstrapResult(StatResult):
     bias_z0: float
     acceleration: float
     replicates: np.ndarray = field(repr=False, compare=False)
-
-    @property
-    def ci(self) -> tuple[float, float]:
-        return (self.ci_low, self.ci_high)
 
     @property
     def se(self) -> float:
         return float(np.std(self.replicates, ddof=1))
 
+
+@dataclass(frozen=True, repr=False)
+class BootstrapResult(_Replicated):
+    """Bootstrap CI of one metric for one model."""
+
+    estimate: float
+
     @property
     def summary(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [
-                {
-                    "estimate": self.estimate,
-                    "se": self.se,
-                    "ci_low": self.ci_low,
-                    "ci_high": self.ci_high,
-                    "level": self.level,
-                    "n_boot": self.n_boot,
-                    "n_units": self.n_units,
-                    "method": self.method,
-                }
-            ],
-            index=pd.Index([self.metric], name="metric"),
-        )
+        return self._one_row("estimate se ci_low ci_high level n_boot n_units method", self.metric, "metric")
 
 
 @dataclass(frozen=True, repr=False)
-class BootstrapDiffResult(StatResult):
+class BootstrapDiffResult(_Replicated):
     """Paired bootstrap CI (and p-value) of ``metric(a) - metric(b)``."""
 
-    metric: str
     estimate_a: float
     estimate_b: float
-    ci_low: float
-    ci_high: float
     p_value: float
-    level: float
-    method: str
-    n_boot: int
-    n_valid: int
-    n_units: int
-    resampling: str
-    stratified: bool
-    bias_z0: float
-    acceleration: float
     names: tuple[str, str]
-    replicates: np.ndarray = field(repr=False, compare=False)
 
     @property
     def estimate(self) -> float:
         return self.estimate_a - self.estimate_b
 
     @property
-    def ci(self) -> tuple[float, float]:
-        return (self.ci_low, self.ci_high)
-
-    @property
-    def se(self) -> float:
-        return float(np.std(self.replicates, ddof=1))
-
-    @property
     def summary(self) -> pd.DataFrame:
         a, b = self.names
-        return pd.DataFrame(
-            [
-                {
-                    "metric": self.metric,
-                    "estimate_a": self.estimate_a,
-                    "estimate_b": self.estimate_b,
-                    "estimate": self.estimate,
-                    "se": self.se,
-                    "ci_low": self.ci_low,
-                    "ci_high": self.ci_high,
-                    "p_value": self.p_value,
-                    "n_boot": self.n_boot,
-                    "n_units": self.n_units,
-                    "method": self.method,
-                }
-            ],
-            index=pd.Index([f"{a} - {b}"], name="comparison"),
-        )
+        columns = "metric estimate_a estimate_b estimate se ci_low ci_high p_value n_boot n_units method"
+        return self._one_row(columns, f"{a} - {b}", "comparison")
+
+
+class BootstrapOptions(TypedDict, total=False):
+    """Keyword options of :func:`bootstrap_ci` and :func:`bootstrap_diff_ci`, all optional.
+
+    ``n_boot`` resamples (an integer >= 10; 2000), CI ``level`` (0.95), ``method`` "percentile" (default)
+    or "bca", ``seed`` (0), ``groups`` (patient ids: resample patients; default None, rows) and
+    ``stratify`` (resample within each class; True).
+    """
+
+    n_boot: int
+    level: float
+    method: str
+    seed: int
+    groups: Iterable | None
+    stratify: bool
 
 
 def _run(
     y_true,
     preds: list,
     metric: str | Metric,
-    n_boot: int,
-    level: float,
-    method: str,
-    seed: int,
-    groups,
-    stratify: bool,
+    *,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    method: str = "percentile",
+    seed: int = 0,
+    groups: Iterable | None = None,
+    stratify: bool = True,
 ):
     _validate(n_boot, level, method)
     m = get_metric(metric)
@@ -328,21 +304,10 @@ def _run(
 
 
 def bootstrap_ci(
-    y_true: Iterable,
-    proba_or_score: Iterable,
-    metric: str | Metric,
-    *,
-    n_boot: int = 2000,
-    level: float = 0.95,
-    method: str = "percentile",
-    seed: int = 0,
-    groups: Iterable | None = None,
-    stratify: bool = True,
+    y_true: Iterable, proba_or_score: Iterable, metric: str | Metric, **options: Unpack[BootstrapOptions]
 ) -> BootstrapResult:
     """Bootstrap CI of a registered metric (name or :class:`Metric`); same seed, same interval."""
-    estimates, _, common = _run(
-        y_true, [proba_or_score], metric, n_boot, level, method, seed, groups, stratify
-    )
+    estimates, _, common = _run(y_true, [proba_or_score], metric, **options)
     return BootstrapResult(estimate=estimates[0], **common)
 
 
@@ -352,18 +317,11 @@ def bootstrap_diff_ci(
     pred_b: Iterable,
     metric: str | Metric,
     *,
-    n_boot: int = 2000,
-    level: float = 0.95,
-    method: str = "percentile",
-    seed: int = 0,
-    groups: Iterable | None = None,
-    stratify: bool = True,
     names: tuple[str, str] = ("a", "b"),
+    **options: Unpack[BootstrapOptions],
 ) -> BootstrapDiffResult:
     """Paired bootstrap of ``metric(a) - metric(b)``: both models are scored on the same resamples."""
-    estimates, stat, common = _run(
-        y_true, [pred_a, pred_b], metric, n_boot, level, method, seed, groups, stratify
-    )
+    estimates, stat, common = _run(y_true, [pred_a, pred_b], metric, **options)
     B = stat.size
     p = min(1.0, 2.0 * min((1 + np.sum(stat <= 0)) / (B + 1), (1 + np.sum(stat >= 0)) / (B + 1)))
     return BootstrapDiffResult(

@@ -25,10 +25,13 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from reports.tables import BASELINE_SET, MODEL_KEYS, fmt_ci, fmt_p, model_label
+from benchmarks.store import BASELINE_SET, MODEL_KEYS, PREDICTIONS, SINGLE_FUSION, proba_columns
+from reports.delong import delong_ci, delong_ovr, delong_test
+from reports.formatting import fmt_ci, fmt_p, model_label
+from reports.metrics import compute_metrics
+from reports.stats import adjust_pvalues, bootstrap_ci, bootstrap_diff_ci
+from reports.tables import comparison_table
 
-SINGLE_FUSION = "single"
-HYBRID_ESTIMATOR = "hybrid"
 FAMILIES = ("fusion_vs_best_unimodal", "vs_best_overall", "top_pairs")
 POOLING_NOTE = (
     "Repeated cross-validation: a patient's out-of-fold probabilities are averaged over repeats "
@@ -37,10 +40,6 @@ POOLING_NOTE = (
 
 
 # --- pooling ---------------------------------------------------------------------------------------
-def proba_columns(frame: pd.DataFrame) -> list[str]:
-    return sorted((c for c in frame.columns if c.startswith("proba_")), key=lambda c: int(c.split("_")[1]))
-
-
 def pool_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     """One row per model and patient: probabilities averaged over repeats, ``n_repeats`` counted.
 
@@ -56,7 +55,7 @@ def pool_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     if len(bad):
         key = bad.index[0]
         raise ValueError(
-            f"patient {key[-1]!r} has different y_true across repeats in predictions.parquet "
+            f"patient {key[-1]!r} has different y_true across repeats in {PREDICTIONS} "
             f"(model {'/'.join(map(str, key[:-1]))})"
         )
     agg: dict[str, tuple[str, str]] = {c: (c, "mean") for c in pcols}
@@ -113,9 +112,7 @@ def split_models(pooled: pd.DataFrame, task: str, n_classes: int) -> dict[tuple,
         P = g[pcols].to_numpy(float)
         if not np.isfinite(P).all():
             bad = g["patient_id"].to_numpy()[~np.isfinite(P).all(axis=1)][0]
-            raise ValueError(
-                f"predictions.parquet: model {'/'.join(key)} patient {bad!r}: missing probabilities"
-            )
+            raise ValueError(f"{PREDICTIONS}: model {'/'.join(key)} patient {bad!r}: missing probabilities")
         out[key] = ModelPredictions(
             key=key,
             patient_id=g["patient_id"].to_numpy(str),
@@ -137,9 +134,6 @@ def auc_with_ci(
 ) -> tuple[float, float, float, str]:
     """(AUC, low, high, method). Binary: DeLong CI. Multiclass: macro one-vs-rest AUC, percentile
     bootstrap CI (patients resampled). NaN when a class is missing."""
-    from reports.delong import delong_ci
-    from reports.metrics import compute_metrics
-
     K = proba.shape[1]
     present = np.unique(y)
     if present.size < K:
@@ -150,8 +144,6 @@ def auc_with_ci(
     auc = compute_metrics(y, proba, "multiclass", ["roc_auc_ovr"])["roc_auc_ovr"]
     if not n_boot:
         return auc, np.nan, np.nan, "none"
-    from reports.stats import bootstrap_ci
-
     r = bootstrap_ci(y, proba, "roc_auc_ovr", n_boot=n_boot, level=level, method="percentile", seed=seed)
     return auc, float(r.ci_low), float(r.ci_high), f"bootstrap percentile (n={n_boot})"
 
@@ -169,8 +161,6 @@ def performance_frame(
     F1 is the positive-class F1 for binary tasks and macro F1 otherwise; decisions at the most probable
     class (binary threshold 0.5).
     """
-    from reports.metrics import compute_metrics
-
     rows = []
     for task in sorted(pooled["task"].unique()) if len(pooled) else []:
         ttype, names = task_classes(tasks, task, pooled)
@@ -230,8 +220,6 @@ class DefaultComparisons:
     method: str = "DeLong paired test (binary); paired bootstrap of macro OvR AUC (multiclass)"
 
     def to_latex(self) -> str:
-        from reports.tables import comparison_table
-
         return "".join(
             comparison_table(self.summary, task=t, level=self.level).to_latex() for t in self.tasks
         )
@@ -266,8 +254,6 @@ def compare_pair(
     seed: int = 0,
 ) -> dict[str, object]:
     """ΔAUC = AUC(a) - AUC(b) on the patients both predicted, its CI and a two-sided p-value."""
-    from reports.delong import delong_test
-
     y, ia, ib = _common(a, b)
     K = a.proba.shape[1]
     out: dict[str, object] = {"n": int(y.size), "boot_ci_low": np.nan, "boot_ci_high": np.nan, "z": np.nan}
@@ -291,8 +277,6 @@ def compare_pair(
 
 
 def _boot_diff(y, pa, pb, metric, n_boot, level, seed):
-    from reports.stats import bootstrap_diff_ci
-
     return bootstrap_diff_ci(y, pa, pb, metric, n_boot=n_boot, level=level, method="percentile", seed=seed)
 
 
@@ -312,8 +296,6 @@ def default_comparisons(
     ``n_boot`` > 0 adds a paired-bootstrap CI of ΔAUC beside the DeLong CI (binary tasks); multiclass
     tasks always use the bootstrap (at least 200 resamples). ``adjust``: "holm" or "fdr_bh".
     """
-    from reports.stats import adjust_pvalues
-
     if adjust not in ("holm", "fdr_bh"):
         raise ValueError(f"adjust must be 'holm' or 'fdr_bh', got {adjust!r}")
     perf = performance_frame(pooled, tasks, level=level, n_boot=0, seed=seed) if perf is None else perf
@@ -391,8 +373,6 @@ def per_class_auc_frame(
     level: float = 0.95,
 ) -> pd.DataFrame:
     """One-vs-rest AUC with DeLong CI of every class, for each model in ``keys`` (multiclass tasks)."""
-    from reports.delong import delong_ovr
-
     rows = []
     for key in keys:
         m = models[key]

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from reports._results import StatResult
+from reports._results import IntervalResult, StatResult
 
 __all__ = ["DeLongResult", "DeLongTestResult", "DeLongOvRResult", "delong_ci", "delong_test", "delong_ovr"]
 
@@ -99,7 +99,7 @@ def _z(level: float) -> float:
 
 
 @dataclass(frozen=True, repr=False)
-class DeLongResult(StatResult):
+class DeLongResult(IntervalResult):
     """AUC with DeLong variance and pROC's CI."""
 
     auc: float
@@ -116,30 +116,13 @@ class DeLongResult(StatResult):
         return float(np.sqrt(self.variance))
 
     @property
-    def ci(self) -> tuple[float, float]:
-        return (self.ci_low, self.ci_high)
-
-    @property
     def summary(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [
-                {
-                    "estimate": self.auc,
-                    "se": self.se,
-                    "ci_low": self.ci_low,
-                    "ci_high": self.ci_high,
-                    "level": self.level,
-                    "n_pos": self.n_pos,
-                    "n_neg": self.n_neg,
-                    "method": self.method,
-                }
-            ],
-            index=pd.Index(["roc_auc"], name="metric"),
-        )
+        columns = "estimate se ci_low ci_high level n_pos n_neg method"
+        return self._one_row(columns, "roc_auc", "metric", estimate=self.auc)
 
 
 @dataclass(frozen=True, repr=False)
-class DeLongTestResult(StatResult):
+class DeLongTestResult(IntervalResult):
     """Paired DeLong test of two AUCs on the same patients."""
 
     auc_a: float
@@ -166,30 +149,10 @@ class DeLongTestResult(StatResult):
         return float(np.sqrt(max(self.var_a + self.var_b - 2.0 * self.cov, 0.0)))
 
     @property
-    def ci(self) -> tuple[float, float]:
-        return (self.ci_low, self.ci_high)
-
-    @property
     def summary(self) -> pd.DataFrame:
         a, b = self.names
-        return pd.DataFrame(
-            [
-                {
-                    "auc_a": self.auc_a,
-                    "auc_b": self.auc_b,
-                    "estimate": self.diff,
-                    "se": self.se_diff,
-                    "ci_low": self.ci_low,
-                    "ci_high": self.ci_high,
-                    "z": self.z,
-                    "p_value": self.p_value,
-                    "n_pos": self.n_pos,
-                    "n_neg": self.n_neg,
-                    "method": self.method,
-                }
-            ],
-            index=pd.Index([f"{a} - {b}"], name="comparison"),
-        )
+        columns = "auc_a auc_b estimate se ci_low ci_high z p_value n_pos n_neg method"
+        return self._one_row(columns, f"{a} - {b}", "comparison", estimate=self.diff, se=self.se_diff)
 
 
 @dataclass(frozen=True, repr=False)

@@ -16,20 +16,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmarks.store import atomic_write, write_csv  # noqa: E402
+from reports.formatting import fmt_p  # noqa: E402
+
 FPR_GRID = np.linspace(0.0, 1.0, 101)
 DPI = 150
 
 
 def save_figure(fig: plt.Figure, data: pd.DataFrame, out_dir: str | Path, stem: str) -> dict[str, Path]:
     """Save ``fig`` as ``<stem>.png`` and ``<stem>.pdf`` and ``data`` as ``<stem>.csv``; close the figure."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {ext: out_dir / f"{stem}.{ext}" for ext in ("png", "pdf", "csv")}
-    fig.savefig(paths["png"], dpi=DPI)
+    paths = {ext: Path(out_dir) / f"{stem}.{ext}" for ext in ("png", "pdf", "csv")}
+    atomic_write(paths["png"], lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
     # a fixed creation date keeps the PDF bytes identical on rerun
-    fig.savefig(paths["pdf"], metadata={"CreationDate": None})
+    atomic_write(paths["pdf"], lambda tmp: fig.savefig(tmp, format="pdf", metadata={"CreationDate": None}))
     plt.close(fig)
-    data.to_csv(paths["csv"], index=False)
+    write_csv(data, paths["csv"])
     return paths
 
 
@@ -139,8 +140,7 @@ def forest_figure(
         span = np.nanmax(np.abs(np.r_[lo, hi, 0.05]))
         ax.set_xlim(-1.15 * span, 1.6 * span)
         for y_, p in zip(yy, rows["p_adjusted"].to_numpy(float), strict=True):
-            txt = "p adj. <0.001" if p < 0.001 else f"p adj. {p:.3f}"
-            ax.text(1.58 * span, y_, txt, va="center", ha="right", fontsize=7.5)
+            ax.text(1.58 * span, y_, f"p adj. {fmt_p(p)}", va="center", ha="right", fontsize=7.5)
     else:
         ax.text(0.5, 0.5, "no fused model to compare", transform=ax.transAxes, ha="center")
     ax.set_ylim(-0.7, n - 0.3)

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reports.tables import latex_escape
+from benchmarks.store import REPORT_TEX, write_text
+from reports.formatting import latex_escape
 
 PREAMBLE = r"""\documentclass[10pt,a4paper]{article}
 \usepackage[utf8]{inputenc}
@@ -72,15 +73,13 @@ def render_report(title: str, sections: Sequence[Section], *, preface: Sequence[
 def write_report_tex(
     out_dir: str | Path, title: str, sections: Sequence[Section], *, preface: Sequence[str] = ()
 ) -> Path:
-    """Write ``report.tex`` into ``out_dir`` (paths inside are relative to it) and return its path."""
+    """Write the report's LaTeX source into ``out_dir`` (paths inside are relative to it); its path."""
     out_dir = Path(out_dir)
     for sec in sections:
         missing = [p for p in [*sec.tables, *(f.path for f in sec.figures)] if not (out_dir / p).exists()]
         if missing:
-            raise FileNotFoundError(f"report.tex would reference missing files: {missing}")
-    path = out_dir / "report.tex"
-    path.write_text(render_report(title, sections, preface=preface), encoding="utf-8")
-    return path
+            raise FileNotFoundError(f"{REPORT_TEX} would reference missing files: {missing}")
+    return write_text(render_report(title, sections, preface=preface), out_dir / REPORT_TEX)
 
 
 class LatexError(RuntimeError):

@@ -256,22 +256,23 @@ def _b_balanced_accuracy(threshold):
     return f
 
 
-def _b_sensitivity(threshold):
+def _b_class_recall(threshold, k: int, name: str):
+    """Recall of class ``k`` of a binary task (1: sensitivity, 0: specificity)."""
+
     def f(y, P, W):
-        _require_binary(P, "sensitivity")
+        _require_binary(P, name)
         C = weighted_confusion(y, _binary_pred(P, threshold), 2, W)
-        return _safe_div(C[:, 1, 1], C[:, 1].sum(axis=1))
+        return _safe_div(C[:, k, k], C[:, k].sum(axis=1))
 
     return f
+
+
+def _b_sensitivity(threshold):
+    return _b_class_recall(threshold, 1, "sensitivity")
 
 
 def _b_specificity(threshold):
-    def f(y, P, W):
-        _require_binary(P, "specificity")
-        C = weighted_confusion(y, _binary_pred(P, threshold), 2, W)
-        return _safe_div(C[:, 0, 0], C[:, 0].sum(axis=1))
-
-    return f
+    return _b_class_recall(threshold, 0, "specificity")
 
 
 def _b_f1(threshold):
@@ -400,6 +401,16 @@ def make_metric(
 
 
 BIN, MULTI, BOTH = ("binary",), ("multiclass",), ("binary", "multiclass")
+
+
+def _calibration_metric(fit_slope: bool) -> Metric:
+    """``calibration_slope`` (ideal 1) or ``calibration_intercept`` (calibration-in-the-large, ideal 0)."""
+    kind = "slope" if fit_slope else "intercept"
+    name, label, batch = f"calibration_{kind}", f"Calibration {kind}", _b_calibration(fit_slope)
+    ideal = 1.0 if fit_slope else 0.0
+    return make_metric(name, batch, greater_is_better=None, tasks=BIN, label=label, ideal=ideal)
+
+
 _THRESHOLD_FACTORIES: dict[str, tuple[Callable[[float], BatchFunc], tuple[str, ...], str]] = {
     "accuracy": (_b_accuracy, BOTH, "Accuracy"),
     "balanced_accuracy": (_b_balanced_accuracy, BOTH, "Balanced accuracy"),
@@ -432,22 +443,8 @@ METRICS: dict[str, Metric] = {
         *(threshold_metric(base) for base in _THRESHOLD_FACTORIES),
         make_metric("f1_macro", _b_f1_macro, greater_is_better=True, tasks=MULTI, label="Macro F1"),
         make_metric("brier", _b_brier, greater_is_better=False, tasks=BOTH, label="Brier score"),
-        make_metric(
-            "calibration_intercept",
-            _b_calibration(fit_slope=False),
-            greater_is_better=None,
-            tasks=BIN,
-            label="Calibration intercept",
-            ideal=0.0,
-        ),
-        make_metric(
-            "calibration_slope",
-            _b_calibration(fit_slope=True),
-            greater_is_better=None,
-            tasks=BIN,
-            label="Calibration slope",
-            ideal=1.0,
-        ),
+        _calibration_metric(fit_slope=False),
+        _calibration_metric(fit_slope=True),
         make_metric(
             "roc_auc_ovr", _b_roc_auc_ovr, greater_is_better=True, tasks=MULTI, label="Macro OvR ROC-AUC"
         ),

@@ -8,96 +8,28 @@ texlive-latex-base/recommended are used (booktabs, graphicx; longtable for long 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.schema import MODALITIES, SEVERITY_CLASSES
-
-MODEL_KEYS: tuple[str, ...] = ("task", "modality_set", "estimator", "fusion")
-"""Columns that identify a model (all cells of one model share them)."""
-
-BASELINE_SET = "none"
-"""Modality set of the runner's prior-only reference model."""
+from benchmarks.cohort.schema import MODALITIES, SEVERITY_CLASSES, modality_set_name
+from benchmarks.store import BASELINE_SET, MODEL_KEYS, write_csv, write_text
+from reports.formatting import (
+    MISSING,
+    fmt_ci,
+    fmt_interval,
+    fmt_num,
+    fmt_p,
+    latex_escape,
+    markdown_escape,
+    slug,
+)
 
 LONG_TABLE_ROWS = 40
 """Tables with more body rows than this are written as a longtable (they would not fit one page)."""
-
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-    "|": r"\textbar{}",
-    "+": r"{+}",
-    "–": "--",
-    "—": "---",
-    "≥": r"$\geq$",
-    "≤": r"$\leq$",
-    "±": r"$\pm$",
-    "×": r"$\times$",
-    "Δ": r"$\Delta$",
-    "µ": r"$\mu$",
-    "μ": r"$\mu$",
-    "·": r"$\cdot$",
-    "−": "-",
-    "✓": "yes",
-}
-_LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_SPECIAL))
-
-
-def latex_escape(text: object) -> str:
-    """Escape ``text`` for LaTeX text mode; characters pdflatex cannot typeset are transliterated."""
-    s = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
-    s = _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group(0)], s)
-    if not s.isascii():  # keep Latin-1 letters (utf8 inputenc knows them), transliterate the rest
-        s = "".join(
-            ch
-            if ord(ch) < 256
-            else unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "?"
-            for ch in s
-        )
-    return s
-
-
-def markdown_escape(text: object) -> str:
-    s = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
-    return s.replace("|", r"\|").replace("\n", " ")
-
-
-def fmt_num(x: float, digits: int = 3) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
-
-
-def fmt_ci(est: float, low: float, high: float, digits: int = 3) -> str:
-    if est is None or not np.isfinite(est):
-        return "–"
-    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
-        return fmt_num(est, digits)
-    sep = " to " if low < 0 or high < 0 else "–"  # an en dash next to a minus sign reads badly
-    return f"{est:.{digits}f} ({low:.{digits}f}{sep}{high:.{digits}f})"
-
-
-def fmt_p(p: float) -> str:
-    if p is None or not np.isfinite(p):
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def model_label(modality_set: str, fusion: str, estimator: str) -> str:
-    """Readable model name used in tables and figures, e.g. ``imaging+pro / early / enet``."""
-    return f"{modality_set} / {fusion} / {estimator}"
 
 
 @dataclass
@@ -242,22 +174,28 @@ class Table:
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``<name>.tex``, ``<name>.md`` and ``<name>.csv`` (the raw data) into ``out_dir``."""
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        paths = {fmt: out_dir / f"{self.name}.{fmt}" for fmt in ("tex", "md", "csv")}
-        paths["tex"].write_text(self.to_latex(), encoding="utf-8")
-        paths["md"].write_text(self.to_markdown(), encoding="utf-8")
-        self.data.to_csv(paths["csv"], index=False)
+        paths = {fmt: Path(out_dir) / f"{self.name}.{fmt}" for fmt in ("tex", "md", "csv")}
+        write_text(self.to_latex(), paths["tex"])
+        write_text(self.to_markdown(), paths["md"])
+        write_csv(self.data, paths["csv"])
         return paths
 
 
 def _numeric_looking(v: object) -> bool:
     s = str(v).strip()
-    return s in ("", "–") or bool(re.fullmatch(r"[<>]?-?\d[\d.,]*( \(.*\))?%?( \[.*\])?", s))
+    return s in ("", MISSING) or bool(re.fullmatch(r"[<>]?-?\d[\d.,]*( \(.*\))?%?( \[.*\])?", s))
 
 
-def _slug(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", s).strip("-").lower()
+def _task_table(kind: str, task: str, **fields: Any) -> Table:
+    """A table of one task: name ``table_<kind>_<task slug>``, label ``tab:<kind with hyphens>-<task slug>``."""
+    return Table(
+        name=f"table_{kind}_{slug(task)}", label=f"tab:{kind.replace('_', '-')}-{slug(task)}", **fields
+    )
+
+
+def _ci_cells(frame: pd.DataFrame, estimate: str, low: str, high: str) -> list[str]:
+    """``estimate (low, high)`` cells from three columns of ``frame``."""
+    return [fmt_ci(e, lo, hi) for e, lo, hi in zip(frame[estimate], frame[low], frame[high], strict=True)]
 
 
 # --- Table 1: cohort characteristics ----------------------------------------------------------------
@@ -334,7 +272,7 @@ def availability_frame(cohort: pd.DataFrame, *, group: str = "severity") -> pd.D
     """Availability patterns (e.g. ``imaging+pro``) with counts overall and by ``group``."""
     mods = [m for m in MODALITIES if f"avail_{m}" in cohort.columns]
     flags = cohort[[f"avail_{m}" for m in mods]].fillna(False).astype(bool)
-    pattern = flags.apply(lambda r: "+".join(m for m, v in zip(mods, r, strict=True) if v) or "none", axis=1)
+    pattern = flags.apply(lambda r: modality_set_name([m for m, v in zip(mods, r, strict=True) if v]), axis=1)
     out = pd.DataFrame({"pattern": pattern})
     for m in mods:
         out[m] = flags[f"avail_{m}"].to_numpy()
@@ -354,9 +292,9 @@ def availability_table(cohort: pd.DataFrame, *, group: str = "severity") -> Tabl
     mods = [m for m in MODALITIES if m in frame.columns]
     display = pd.DataFrame({"Pattern": frame["pattern"]})
     for m in mods:
-        display[m] = np.where(frame[m], "yes", "–")
+        display[m] = np.where(frame[m], "yes", MISSING)
     display["n"] = frame["n"].astype(int).astype(str)
-    display["%"] = frame["percent"].map(lambda v: f"{v:.1f}")
+    display["%"] = frame["percent"].map(lambda v: fmt_num(v, 1))
     for g in frame.columns[len(mods) + 3 :]:
         display[str(g)] = frame[g].astype(int).astype(str)
     counts = ", ".join(f"{m}: {int(frame.loc[frame[m], 'n'].sum())}" for m in mods)
@@ -400,10 +338,7 @@ def performance_table(
             "Fusion": frame["fusion"],
             "Estimator": frame["estimator"],
             "n": frame["n"].astype(int).astype(str),
-            f"AUC ({pct}% CI)": [
-                fmt_ci(a, lo, hi)
-                for a, lo, hi in zip(frame["auc"], frame["auc_low"], frame["auc_high"], strict=True)
-            ],
+            f"AUC ({pct}% CI)": _ci_cells(frame, "auc", "auc_low", "auc_high"),
             "Bal. acc.": frame["balanced_accuracy"].map(fmt_num),
             "F1": frame["f1"].map(fmt_num),
             "Brier": frame["brier"].map(fmt_num),
@@ -418,12 +353,12 @@ def performance_table(
             bold[col] = vals == best
     f1_kind = "F1 of the positive class" if task_type == "binary" else "macro F1"
     auc_kind = "AUC" if task_type == "binary" else "macro one-vs-rest AUC"
-    return Table(
-        name=f"table_performance_{_slug(task)}",
+    return _task_table(
+        "performance",
+        task,
         data=frame,
         display=display,
         caption=f"Model performance, task {task} ({task_type}).",
-        label=f"tab:performance-{_slug(task)}",
         notes=[
             f"{auc_kind} with {pct}% CI; balanced accuracy and {f1_kind} at the most probable class; "
             "Brier score (lower is better). Bold: best value per column (the prior-only baseline, modality "
@@ -453,10 +388,7 @@ def comparison_table(summary: pd.DataFrame, *, task: str, level: float = 0.95, n
             "Model A": frame["model_a"],
             "Model B": frame["model_b"],
             "n": frame["n"].astype(int).astype(str),
-            f"ΔAUC ({pct}% CI)": [
-                fmt_ci(d, lo, hi)
-                for d, lo, hi in zip(frame["delta_auc"], frame["ci_low"], frame["ci_high"], strict=True)
-            ],
+            f"ΔAUC ({pct}% CI)": _ci_cells(frame, "delta_auc", "ci_low", "ci_high"),
         }
     )
     delong_rows = (
@@ -464,8 +396,7 @@ def comparison_table(summary: pd.DataFrame, *, task: str, level: float = 0.95, n
     )
     if "boot_ci_low" in frame and frame.loc[delong_rows, "boot_ci_low"].notna().any():
         display[f"Bootstrap {pct}% CI"] = [
-            "–" if not np.isfinite(lo) else f"{lo:.3f}{' to ' if lo < 0 or hi < 0 else '–'}{hi:.3f}"
-            for lo, hi in zip(frame["boot_ci_low"], frame["boot_ci_high"], strict=True)
+            fmt_interval(lo, hi) for lo, hi in zip(frame["boot_ci_low"], frame["boot_ci_high"], strict=True)
         ]
     display["p"] = frame["p_value"].map(fmt_p)
     display["p adj."] = frame["p_adjusted"].map(fmt_p)
@@ -473,12 +404,12 @@ def comparison_table(summary: pd.DataFrame, *, task: str, level: float = 0.95, n
     tests = sorted(set(frame["test"].dropna())) if len(frame) else []
     bold = pd.DataFrame(False, index=display.index, columns=display.columns)
     bold["p adj."] = frame["p_adjusted"].to_numpy(float) < (1 - level)
-    return Table(
-        name=f"table_comparisons_{_slug(task)}",
+    return _task_table(
+        "comparisons",
+        task,
         data=frame,
         display=display,
         caption=f"Pairwise model comparisons, task {task}.",
-        label=f"tab:comparisons-{_slug(task)}",
         notes=[
             "ΔAUC = AUC(A) - AUC(B) on the patients both models predicted.",
             f"Test: {', '.join(tests) or '-'}; p adjusted within each family ({', '.join(methods) or '-'}); "
@@ -550,12 +481,12 @@ def per_class_table(frame: pd.DataFrame, *, task: str, level: float = 0.95) -> T
     display = pd.DataFrame({"Model": models})
     for c in classes:
         n_pos = int(sub.loc[sub["class"] == c, "n_pos"].iat[0])
-        display[f"{c} (n={n_pos})"] = [cell.get((m, c), "–") for m in models]
-    return Table(
-        name=f"table_per_class_{_slug(task)}",
+        display[f"{c} (n={n_pos})"] = [cell.get((m, c), MISSING) for m in models]
+    return _task_table(
+        "per_class",
+        task,
         data=sub.reset_index(drop=True),
         display=display,
         caption=f"One-vs-rest AUC per class, task {task} (best model of each modality set).",
-        label=f"tab:per-class-{_slug(task)}",
         notes=[f"AUC of each class against the rest with its DeLong {pct}% CI; n = patients of the class."],
     )

@@ -34,7 +34,9 @@ def main() -> None:
     root = str(Path(__file__).resolve().parents[1])
     code = FINDER.format(root=root, names=PACKAGES)
     target = Path(sysconfig.get_paths()["purelib"]) / PTH_NAME
-    target.write_text(f"import sys; exec({code!r}, {{\"__name__\": \"cdbench_import_guard\"}})\n", encoding="utf-8")
+    target.write_text(
+        f'import sys; exec({code!r}, {{"__name__": "cdbench_import_guard"}})\n', encoding="utf-8"
+    )
     print(f"import guard: {target} -> {root}")
 
 

@@ -16,12 +16,15 @@ import time
 from pathlib import Path
 
 from benchmarks.cohort import load_cohort
+from benchmarks.store import FeatureCache
 from features.engine import DEFAULT_FEATURES, extract_modalities
 
 
 def _timed(cohort, cache: Path, n_jobs: int) -> tuple[float, object]:
     t0 = time.perf_counter()
-    fs = extract_modalities(cohort, DEFAULT_FEATURES, n_jobs=n_jobs, cache_dir=cache, progress=False)
+    fs = extract_modalities(
+        cohort, DEFAULT_FEATURES, n_jobs=n_jobs, cache=FeatureCache(cache), progress=False
+    )
     return time.perf_counter() - t0, fs
 
 

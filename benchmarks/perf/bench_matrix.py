@@ -12,26 +12,27 @@ per-modality models tuned and refitted inside each late cell ("refit"), and repo
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.config import load_config
-from benchmarks.runner import plan_cells, run_matrix
+from benchmarks import store
+from benchmarks.experiment.config import load_config
+from benchmarks.experiment.matrix import plan_cells
+from benchmarks.experiment.runner import matrix_of, run_matrix
 
 
 def _inputs(run_dir: Path, config):
     from benchmarks.cohort import load_cohort
     from features.engine import extract_modalities
 
-    prov = json.loads((run_dir / "provenance.json").read_text(encoding="utf-8")) if (run_dir / "provenance.json").exists() else {}
+    prov = store.read_json(run_dir / store.PROVENANCE)
     cohort_dir = Path(prov.get("cohort") or run_dir / "synthetic" / "cohort")
     cohort = load_cohort(cohort_dir)
     t0 = time.perf_counter()
     fs = extract_modalities(
-        cohort, config.features, config.extractor_params, n_jobs=config.n_jobs, cache_dir=run_dir / "cache",
+        cohort, config.features, config.extractor_params, n_jobs=config.n_jobs, cache=store.FeatureCache(run_dir / store.CACHE_DIR),
         progress=False,
     )  # fmt: skip
     computed = sum(r.n_computed for r in fs.results)
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         if args.skip_late:
             return
-        fit_cells, late_cells = plan_cells(config)
+        fit_cells, late_cells = plan_cells(matrix_of(config), config.late_fusion)
         if not late_cells:
             print("no late-fusion cells in this profile")
             return
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         reuse_dir = tmp / "reuse"
         shutil.copytree(tmp / "full", reuse_dir)
         for cell in late_cells:
-            (reuse_dir / "cells" / (cell.cell_id.replace("/", "__") + ".parquet")).unlink()
+            store.cell_path(reuse_dir, cell.cell_id).unlink()
         t0 = time.perf_counter()
         run_matrix(config, cohort.endpoints, fs.blocks, reuse_dir, progress=False, only=late_cells)
         t_reuse = time.perf_counter() - t0

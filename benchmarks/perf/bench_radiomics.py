@@ -151,6 +151,7 @@ def _memory(cases: list[dict[str, str]], params: str, filters: str | None, crop:
 def _engine(
     cohort: Any, cases: list[dict[str, str]], params: str, filters: str | None, workers: list[int], root: Path
 ) -> list[dict[str, Any]]:
+    from benchmarks.store import FeatureCache
     from features.engine import extract_features
     from features.imaging import RadiomicsExtractor
 
@@ -163,13 +164,17 @@ def _engine(
         # once per run, not per case.
         t0 = time.perf_counter()
         warm_pids = pids[: 2 * n_jobs]  # a few cases so that (most likely) every worker has imported
-        extract_features(ext, cohort, patient_ids=warm_pids, n_jobs=n_jobs, cache_dir=None, progress=False)
+        extract_features(ext, cohort, patient_ids=warm_pids, n_jobs=n_jobs, cache=None, progress=False)
         t_start = time.perf_counter() - t0
         t0 = time.perf_counter()
-        cold = extract_features(ext, cohort, patient_ids=pids, n_jobs=n_jobs, cache_dir=cache, progress=False)
+        cold = extract_features(
+            ext, cohort, patient_ids=pids, n_jobs=n_jobs, cache=FeatureCache(cache), progress=False
+        )
         t_cold = time.perf_counter() - t0
         t0 = time.perf_counter()
-        warm = extract_features(ext, cohort, patient_ids=pids, n_jobs=n_jobs, cache_dir=cache, progress=False)
+        warm = extract_features(
+            ext, cohort, patient_ids=pids, n_jobs=n_jobs, cache=FeatureCache(cache), progress=False
+        )
         t_warm = time.perf_counter() - t0
         same = cold.features.sort_index().equals(warm.features.sort_index())
         rows.append(

@@ -26,7 +26,8 @@ def main() -> None:
     from _report_fixtures import make_fake_run
 
     import reports.stats  # noqa: F401  (imports are not part of the build time)
-    from reports.build import build_report, load_run
+    from benchmarks.store import load_run
+    from reports.build import build_report
     from reports.comparisons import pool_predictions
 
     with tempfile.TemporaryDirectory() as tmp:

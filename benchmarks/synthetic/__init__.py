@@ -1,7 +1,7 @@
 """Realistic synthetic Crohn's disease cohort: MRE volumes + wall masks, reports, questionnaires, labs.
 
 ``generate_cohort(out_dir, n=400, seed=0, config=None)`` writes ``out_dir/cohort`` (the cohort contract
-of ``benchmarks.schema``: patients.csv, imaging.csv, reports.csv, pro.csv, images/<pid>/*.nii.gz) and
+of ``benchmarks.cohort.schema``: patients.csv, imaging.csv, reports.csv, pro.csv, images/<pid>/*.nii.gz) and
 ``out_dir/ground_truth.csv`` (never read by the loader): latent inflammation and symptom factor,
 observed and true SES-CD with the 5 x 4 per-segment variables, ileal intubation, segmental MaRIA with
 wall thickness / RCE / oedema / ulcers for 6 segments, the annotated segment and the wall thickness and

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from benchmarks.schema import MODALITIES
+from benchmarks.cohort.schema import MODALITIES
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.schema import (
+from benchmarks.cohort.schema import (
     GROUND_TRUTH_FILE,
     IMAGING_FILE,
     MODALITIES,
@@ -19,6 +19,7 @@ from benchmarks.schema import (
     REPORTS_FILE,
     SEVERITY_CLASSES,
 )
+from benchmarks.store import atomic_write, write_text
 from benchmarks.synthetic.config import SyntheticConfig
 from benchmarks.synthetic.latent import (
     MRI_SEGMENTS,
@@ -81,9 +82,7 @@ def _prepare_folder(out_dir: Path) -> Path:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, lineterminator="\n")
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
 
 
 def build_tables(
@@ -222,8 +221,9 @@ def generate_cohort(
     out = Path(out_dir)
     truths, tables = build_tables(n, seed, config)
     cohort = _prepare_folder(out)
-    (cohort / MARKER_FILE).write_text(
-        json.dumps({"generator": "benchmarks.synthetic", "n": n, "seed": seed}, sort_keys=True) + "\n"
+    write_text(
+        json.dumps({"generator": "benchmarks.synthetic", "n": n, "seed": seed}, sort_keys=True) + "\n",
+        cohort / MARKER_FILE,
     )
     _write_csv(tables["patients"], cohort / PATIENTS_FILE)
     _write_csv(tables["imaging"], cohort / IMAGING_FILE)

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from benchmarks.store import atomic_write
 from benchmarks.synthetic.config import SiteProfile, SyntheticConfig
 from benchmarks.synthetic.latent import MRI_TO_SES, STREAM_IMAGE, PatientTruth, patient_rng
 
@@ -268,7 +269,4 @@ def write_scan(scan: RenderedScan, image_path: Path, mask_path: Path) -> None:
         img.SetSpacing(scan.spacing)
         img.SetOrigin(scan.origin)
         img.SetDirection((1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name.replace(".nii.gz", ".tmp.nii.gz"))
-        sitk.WriteImage(img, str(tmp), True)
-        tmp.replace(path)
+        atomic_write(path, lambda tmp, img=img: sitk.WriteImage(img, str(tmp), True))

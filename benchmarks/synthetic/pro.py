@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.schema import (
+from benchmarks.cohort.schema import (
     CDAI_COMPLICATIONS,
     DIARY_PAIN,
     DIARY_STOOLS,
@@ -47,7 +47,7 @@ def symptom_severity(truth: PatientTruth, config: SyntheticConfig) -> float:
 
 
 def sample_pro_items(truth: PatientTruth, config: SyntheticConfig) -> dict[str, float]:
-    """Every item of ``benchmarks.schema.PRO_ITEMS`` for one patient (integers where the schema says so)."""
+    """Every item of ``benchmarks.cohort.schema.PRO_ITEMS`` for one patient (integers where the schema says so)."""
     rng = patient_rng(truth.seed, truth.index, STREAM_PRO)
     s = symptom_severity(truth, config)
     z = truth.inflammation

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmarks.schema import REPORT_TYPES
+from benchmarks.cohort.schema import REPORT_TYPES
 from features.base import ExtractionError, Extractor
 from features.text.kb import DATA_DIR, DEFAULT_KB_PATH, load_kb
 
@@ -65,6 +65,18 @@ def reports_fingerprint(inputs: ReportInputs | None) -> str:
     return h.hexdigest()
 
 
+class _ReportExtractor(Extractor):
+    """Base of the text extractors: a patient's reports are the inputs, their hashes the fingerprint."""
+
+    modality: ClassVar[str] = "text"
+
+    def inputs(self, cohort: Any, patient_id: str) -> ReportInputs | None:
+        return report_inputs(cohort, patient_id)
+
+    def input_fingerprint(self, inputs: ReportInputs | None) -> str:
+        return reports_fingerprint(inputs)
+
+
 @lru_cache(maxsize=2)
 def load_lexicon(kb_path: str = str(DEFAULT_KB_PATH)) -> frozenset[str]:
     """The fixed word list plus every word of the KB synonyms."""
@@ -79,7 +91,7 @@ def load_lexicon(kb_path: str = str(DEFAULT_KB_PATH)) -> frozenset[str]:
     return frozenset(words)
 
 
-class ReportConceptExtractor(Extractor):
+class ReportConceptExtractor(_ReportExtractor):
     """Counts of KB concept mentions by assertion status and section, word counts, and report summaries.
 
     Columns (the engine adds the ``txt__`` prefix):
@@ -101,7 +113,6 @@ class ReportConceptExtractor(Extractor):
 
     name: ClassVar[str] = "report_concepts"
     version: ClassVar[str] = "1"
-    modality: ClassVar[str] = "text"
     prefix: ClassVar[str] = "txt__"
 
     def __init__(
@@ -132,12 +143,6 @@ class ReportConceptExtractor(Extractor):
         return get_nlp(
             str(self.kb_path or DEFAULT_KB_PATH), self.linker, self.fuzzy, self.max_scope, self.link_threshold
         )
-
-    def inputs(self, cohort: Any, patient_id: str) -> ReportInputs | None:
-        return report_inputs(cohort, patient_id)
-
-    def input_fingerprint(self, inputs: ReportInputs | None) -> str:
-        return reports_fingerprint(inputs)
 
     def extract(self, inputs: ReportInputs | None) -> dict[str, float]:
         from spacy.lang.en.stop_words import STOP_WORDS
@@ -243,16 +248,11 @@ def load_sentence_model(path: str):
     return SentenceTransformer(path, device="cpu", local_files_only=True)
 
 
-class ReportEmbeddingExtractor(Extractor):
+class ReportEmbeddingExtractor(_ReportExtractor):
     """Dense report embeddings: each report is cut into sentence chunks, chunk embeddings are averaged
     (weighted by words) per report, reports are averaged per patient, and the result is L2-normalised.
 
     ``model_path``: a local sentence-transformers folder (default: the shipped all-MiniLM-L6-v2, 384-d).
-    ``max_words``: words per chunk; 100 words stay under the model's 256 word-piece limit even with
-    numbers and punctuation, so nothing is truncated. Small batches waste less time on padding.
-    ``torch_threads``: torch intra-op threads while encoding (restored afterwards; None leaves torch's
-    setting). One thread per process is the fast choice: the engine parallelises over patients with
-    processes, and on a shared 2-core machine two threads per process ran 3x slower than one.
     ``max_words``: words per chunk; 100 words stay under the model's 256 word-piece limit even with
     numbers and punctuation, so nothing is truncated. Small batches waste less time on padding.
     ``torch_threads``: torch intra-op threads while encoding (restored afterwards; None leaves torch's
@@ -263,7 +263,6 @@ class ReportEmbeddingExtractor(Extractor):
 
     name: ClassVar[str] = "report_embeddings"
     version: ClassVar[str] = "1"
-    modality: ClassVar[str] = "text"
     prefix: ClassVar[str] = "emb__"
 
     def __init__(
@@ -282,12 +281,6 @@ class ReportEmbeddingExtractor(Extractor):
 
     def model(self):
         return load_sentence_model(str(self.model_path or default_model_path()))
-
-    def inputs(self, cohort: Any, patient_id: str) -> ReportInputs | None:
-        return report_inputs(cohort, patient_id)
-
-    def input_fingerprint(self, inputs: ReportInputs | None) -> str:
-        return reports_fingerprint(inputs)
 
     def embed_reports(self, texts: tuple[str, ...] | list[str]) -> np.ndarray:
         """One embedding per report, shape (n_reports, dim)."""

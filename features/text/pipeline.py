@@ -401,7 +401,6 @@ def make_tokenizer(nlp: Language):
 
 def build_nlp(
     kb_path: str = str(DEFAULT_KB_PATH),
-    *,
     linker: str = "cd_kb",
     fuzzy: bool = True,
     max_scope: int | None = 6,
@@ -426,13 +425,5 @@ def build_nlp(
     return nlp
 
 
-@lru_cache(maxsize=4)
-def get_nlp(
-    kb_path: str = str(DEFAULT_KB_PATH),
-    linker: str = "cd_kb",
-    fuzzy: bool = True,
-    max_scope: int | None = 6,
-    link_threshold: float = 0.8,
-) -> Language:
-    """The pipeline for this configuration, built once per process."""
-    return build_nlp(kb_path, linker=linker, fuzzy=fuzzy, max_scope=max_scope, link_threshold=link_threshold)
+get_nlp = lru_cache(maxsize=4)(build_nlp)
+"""The pipeline for this configuration (the arguments of :func:`build_nlp`), built once per process."""

@@ -1,0 +1,49 @@
+"""The cohort: its contract (``schema``), image reading (``imageio``), validation and loading.
+
+One pass over the folder (``loading.inspect_cohort``) parses the tables (``tables``), checks every
+row and cell (one module per table: ``validate_patients``, ``validate_imaging``, ``validate_reports``,
+``validate_pro``) and every referenced file (``paths``, ``image_checks``), and collects *every* problem
+(``problems.ProblemLog``) before anything is decided. ``validate_cohort`` returns that report;
+``load_cohort`` builds a ``Cohort`` from the tables the same pass validated, refusing only on fatal
+problems. Data hit by a non-fatal error (a corrupt scan, an empty report, an out-of-range item) is left
+out of the cohort and listed in ``Cohort.excluded``: nothing is dropped silently.
+
+Policy, chosen so that a real cohort with a few damaged files can still be benchmarked:
+
+- fatal: no readable ``patients.csv``; a required column missing; empty or duplicated patient ids in
+  ``patients.csv``; no endpoint column at all; malformed rows of ``patients.csv``; a path that is
+  absolute or leaves the cohort folder (refused, never opened).
+- error (data excluded, run continues): rows naming unknown patients or no patient; unreadable,
+  truncated or missing image files; a mask whose geometry differs from its image; an empty mask;
+  empty or non-UTF-8 report text; impossible values (the cell is set missing); a patient with no
+  endpoint value at all.
+- warning (kept): some endpoints missing; severity disagreeing with the SES-CD band; unknown columns
+  in ``pro.csv``; unknown report types or image modalities; a missing modality table.
+
+``strict=True`` makes every error fatal.
+
+This package is the ground floor: it imports nothing else of the project.
+"""
+
+from __future__ import annotations
+
+from benchmarks.cohort.cells import NA_TOKENS
+from benchmarks.cohort.image_checks import CHECK_IMAGES
+from benchmarks.cohort.loading import Cohort, load_cohort, validate_cohort
+from benchmarks.cohort.problems import EXCLUDED_COLUMNS, CohortError, Problem, ValidationReport
+from benchmarks.cohort.schema import ENDPOINT_COLUMNS, SEVERITY_SES_CD_BANDS, severity_from_ses_cd
+
+__all__ = [
+    "CHECK_IMAGES",
+    "ENDPOINT_COLUMNS",
+    "EXCLUDED_COLUMNS",
+    "NA_TOKENS",
+    "SEVERITY_SES_CD_BANDS",
+    "Cohort",
+    "CohortError",
+    "Problem",
+    "ValidationReport",
+    "load_cohort",
+    "severity_from_ses_cd",
+    "validate_cohort",
+]

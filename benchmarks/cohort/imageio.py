@@ -1,0 +1,295 @@
+"""Reading medical images: NIfTI, NRRD, MetaImage (MHA/MHD) files and DICOM series folders.
+
+Validation needs three things at very different costs, so they are separate functions:
+
+- ``read_image_info``: the geometry from the header only (size, spacing, origin, direction, pixel type);
+- ``check_integrity``: a cheap test that the voxel data is complete (NIfTI: compare the declared data
+  size with the file, or with the gzip trailer for ``.nii.gz``), falling back to a full read for the
+  formats where no cheap test exists;
+- ``read_image``: the whole image with its voxels.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import SimpleITK as sitk
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+NRRD_SUFFIXES = (".nrrd", ".nhdr")
+META_SUFFIXES = (".mha", ".mhd")
+IMAGE_SUFFIXES = NIFTI_SUFFIXES + NRRD_SUFFIXES + META_SUFFIXES
+
+
+class ImageReadError(Exception):
+    """An image (or DICOM series) cannot be read or its data is incomplete."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """Geometry and pixel type of an image, as read from its header."""
+
+    size: tuple[int, ...]
+    spacing: tuple[float, ...]
+    origin: tuple[float, ...]
+    direction: tuple[float, ...]
+    pixel_type: str
+    n_components: int
+    format: str
+
+    @property
+    def dimension(self) -> int:
+        return len(self.size)
+
+
+def image_format(path: str | os.PathLike[str]) -> str:
+    """``"nifti"``, ``"nrrd"``, ``"meta"`` or ``"dicom"`` (a folder); raises ``ImageReadError`` otherwise."""
+    p = Path(path)
+    if p.is_dir():
+        return "dicom"
+    name = p.name.lower()
+    if name.endswith(NIFTI_SUFFIXES):
+        return "nifti"
+    if name.endswith(NRRD_SUFFIXES):
+        return "nrrd"
+    if name.endswith(META_SUFFIXES):
+        return "meta"
+    if name.endswith(".dcm"):
+        raise ImageReadError("a single DICOM file is not supported: give the folder holding the series")
+    raise ImageReadError(
+        f"unsupported image format (expected a folder or one of {', '.join(IMAGE_SUFFIXES)})"
+    )
+
+
+def _short(exc: BaseException) -> str:
+    """The informative line of a (multi-line, path-laden) ITK exception message."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    for ln in lines:
+        for tag in ("sitk::ERROR:", "itk::ERROR:", "Description:"):
+            if tag in ln:
+                return ln.split(tag, 1)[1].strip()[:300]
+    return (lines[-1] if lines else type(exc).__name__)[:300]
+
+
+def dicom_series_files(folder: str | os.PathLike[str]) -> list[str]:
+    """Sorted slice files of the single DICOM series in ``folder``."""
+    folder = str(folder)
+    try:
+        ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder)
+    except RuntimeError as exc:
+        raise ImageReadError(f"cannot list DICOM series: {_short(exc)}") from exc
+    if not ids:
+        raise ImageReadError("folder holds no DICOM series")
+    if len(ids) > 1:
+        raise ImageReadError(f"folder holds {len(ids)} DICOM series; put each series in its own folder")
+    files = list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, ids[0]))
+    if not files:
+        raise ImageReadError("DICOM series has no readable slices")
+    return files
+
+
+def read_image(path: str | os.PathLike[str]) -> sitk.Image:
+    """Read a whole image (voxels included) from a NIfTI/NRRD/MHA file or a DICOM series folder.
+
+    NIfTI files are first checked for truncation (see ``check_integrity``): ITK silently reads a
+    truncated NIfTI as if it were complete.
+    """
+    fmt = image_format(path)
+    if fmt == "nifti":
+        _check_nifti(Path(path))
+    try:
+        if fmt == "dicom":
+            reader = sitk.ImageSeriesReader()
+            reader.SetFileNames(dicom_series_files(path))
+            return reader.Execute()
+        return sitk.ReadImage(str(path))
+    except RuntimeError as exc:
+        raise ImageReadError(f"cannot read image: {_short(exc)}") from exc
+
+
+def _info(
+    source: sitk.Image | sitk.ImageFileReader, pixel_type: str, n_components: int, fmt: str
+) -> ImageInfo:
+    """The geometry of an image or of a reader that has read a header (both have the same getters)."""
+    return ImageInfo(
+        size=tuple(int(s) for s in source.GetSize()),
+        spacing=tuple(float(s) for s in source.GetSpacing()),
+        origin=tuple(float(s) for s in source.GetOrigin()),
+        direction=tuple(float(s) for s in source.GetDirection()),
+        pixel_type=pixel_type,
+        n_components=int(n_components),
+        format=fmt,
+    )
+
+
+def _info_from_reader(reader: sitk.ImageFileReader, fmt: str) -> ImageInfo:
+    return _info(
+        reader, sitk.GetPixelIDValueAsString(reader.GetPixelID()), reader.GetNumberOfComponents(), fmt
+    )
+
+
+def info_from_image(image: sitk.Image, fmt: str = "memory") -> ImageInfo:
+    """The ``ImageInfo`` of an image already in memory."""
+    return _info(image, image.GetPixelIDTypeAsString(), image.GetNumberOfComponentsPerPixel(), fmt)
+
+
+def read_image_info(path: str | os.PathLike[str]) -> ImageInfo:
+    """Geometry from the header only (no voxel data), for files and DICOM series folders.
+
+    For a DICOM series the slice headers are read one by one; the volume's origin and in-plane
+    geometry come from the first slice (in series order) and the slice spacing is the distance
+    between the first and the last slice divided by the number of gaps, as ITK's series reader does.
+    """
+    fmt = image_format(path)
+    reader = sitk.ImageFileReader()
+    try:
+        if fmt != "dicom":
+            reader.SetFileName(str(path))
+            reader.ReadImageInformation()
+            return _info_from_reader(reader, fmt)
+        files = dicom_series_files(path)
+        reader.SetFileName(files[0])
+        reader.ReadImageInformation()
+        first = _info_from_reader(reader, fmt)
+        if len(files) == 1:
+            return first
+        reader.SetFileName(files[-1])
+        reader.ReadImageInformation()
+        last_origin = tuple(float(s) for s in reader.GetOrigin())
+    except RuntimeError as exc:
+        raise ImageReadError(f"cannot read image header: {_short(exc)}") from exc
+    n = len(files)
+    dz = math.dist(first.origin, last_origin) / (n - 1)
+    if dz <= 0:
+        raise ImageReadError("DICOM slices share one position: cannot stack the series")
+    return ImageInfo(
+        size=(first.size[0], first.size[1], n),
+        spacing=(first.spacing[0], first.spacing[1], dz),
+        origin=first.origin,
+        direction=first.direction,
+        pixel_type=first.pixel_type,
+        n_components=first.n_components,
+        format=fmt,
+    )
+
+
+# --- cheap integrity check --------------------------------------------------------------------------
+def _nifti_expected_bytes(header: bytes) -> int | None:
+    """Total uncompressed size (header + voxels) a NIfTI-1/2 header declares, or None if not NIfTI."""
+    if len(header) < 4:
+        return None
+    for endian in "<>":
+        (sizeof_hdr,) = struct.unpack(endian + "i", header[:4])
+        if sizeof_hdr == 348 and len(header) >= 348:
+            dims = struct.unpack(endian + "8h", header[40:56])
+            (bitpix,) = struct.unpack(endian + "h", header[72:74])
+            (vox_offset,) = struct.unpack(endian + "f", header[108:112])
+            break
+        if sizeof_hdr == 540 and len(header) >= 540:
+            (bitpix,) = struct.unpack(endian + "h", header[14:16])
+            dims = struct.unpack(endian + "8q", header[16:80])
+            (vox_offset,) = struct.unpack(endian + "q", header[168:176])
+            break
+    else:
+        return None
+    ndim = int(dims[0])
+    if not 1 <= ndim <= 7 or bitpix <= 0:
+        return None
+    n_vox = 1
+    for d in dims[1 : ndim + 1]:
+        n_vox *= max(int(d), 1)
+    return int(vox_offset) + n_vox * int(bitpix) // 8
+
+
+def _gunzip_length(path: Path) -> int:
+    """Decompress a gzip file in chunks (checking CRCs) and return its uncompressed length."""
+    total = 0
+    with gzip.open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            total += len(chunk)
+    return total
+
+
+def check_integrity(path: str | os.PathLike[str], full: bool = False) -> None:
+    """Raise ``ImageReadError`` when the voxel data of an image is incomplete or corrupt.
+
+    NIfTI files get a cheap test: the size the header declares is compared with the file size
+    (``.nii``) or with the gzip trailer (``.nii.gz``, which records the uncompressed length; a
+    truncated file ends in compressed bytes instead). Only when the trailer disagrees is the stream
+    decompressed, to tell a multi-member gzip from a truncated one. ITK itself reads a truncated
+    NIfTI without complaint, so ``read_image`` runs this test too. Other formats, and every
+    format when ``full`` is true, are also read completely.
+    """
+    p = Path(path)
+    if image_format(p) == "nifti" and not full:
+        _check_nifti(p)
+    else:
+        read_image(p)
+
+
+def _check_nifti(p: Path) -> None:
+    gz = p.name.lower().endswith(".gz")
+    try:
+        if gz:
+            with gzip.open(p, "rb") as fh:
+                header = fh.read(540)
+        else:
+            with open(p, "rb") as fh:
+                header = fh.read(540)
+        expected = _nifti_expected_bytes(header)
+        if expected is None:
+            raise ImageReadError("not a NIfTI-1/2 header")
+        if not gz:
+            actual = p.stat().st_size
+            if actual < expected:
+                raise ImageReadError(
+                    f"truncated: the header declares {expected} bytes, the file has {actual}"
+                )
+            return
+        with open(p, "rb") as fh:
+            fh.seek(-4, os.SEEK_END)
+            (isize,) = struct.unpack("<I", fh.read(4))
+        if isize == expected % (1 << 32):
+            return
+        actual = _gunzip_length(p)
+    except (OSError, EOFError, zlib.error, struct.error) as exc:
+        raise ImageReadError(f"corrupt or truncated compressed data: {exc}") from exc
+    if actual < expected:
+        raise ImageReadError(f"truncated: the header declares {expected} bytes, the data has {actual}")
+
+
+# --- geometry comparison ----------------------------------------------------------------------------
+def geometry_differences(image: ImageInfo, mask: ImageInfo, rtol: float = 1e-4) -> list[str]:
+    """Human-readable differences between the geometry of an image and its mask (empty if they match).
+
+    Sizes must be equal; spacing is compared with relative tolerance ``rtol``; origins with an
+    absolute tolerance of ``rtol`` times the largest spacing (a tiny fraction of a voxel); direction
+    cosines with absolute tolerance ``rtol``.
+    """
+    out: list[str] = []
+    if image.size != mask.size:
+        out.append(f"size {list(mask.size)} differs from the image's {list(image.size)}")
+        if len(image.size) != len(mask.size):
+            return out
+
+    def close(a: tuple[float, ...], b: tuple[float, ...], atol: float, rel: float) -> bool:
+        return all(abs(x - y) <= atol + rel * max(abs(x), abs(y)) for x, y in zip(a, b, strict=True))
+
+    if not close(image.spacing, mask.spacing, 0.0, rtol):
+        out.append(f"spacing {_fmt(mask.spacing)} differs from the image's {_fmt(image.spacing)}")
+    scale = max((abs(s) for s in image.spacing), default=1.0) or 1.0
+    if not close(image.origin, mask.origin, rtol * scale, rtol):
+        out.append(f"origin {_fmt(mask.origin)} differs from the image's {_fmt(image.origin)}")
+    if not close(image.direction, mask.direction, rtol, 0.0):
+        out.append(f"direction {_fmt(mask.direction)} differs from the image's {_fmt(image.direction)}")
+    return out
+
+
+def _fmt(v: tuple[float, ...]) -> str:
+    return "(" + ", ".join(f"{x:.6g}" for x in v) + ")"

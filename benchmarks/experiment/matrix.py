@@ -1,0 +1,124 @@
+"""The experiment matrix: cells = task x modality set x estimator x fusion x repeat x outer fold.
+
+Cell ids are stable strings built from the axes; seeds are derived from the global seed and the axes, so
+a cell computes the same thing wherever and whenever it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from benchmarks.store import BASELINE_ESTIMATOR, BASELINE_SET, HYBRID_ESTIMATOR, SINGLE_FUSION
+from models.registry import FUSIONS
+
+LATE_FUSIONS = tuple(name for name, spec in FUSIONS.items() if spec.kind == "late")
+HYBRID_FUSIONS = tuple(name for name, spec in FUSIONS.items() if spec.kind == "hybrid")
+BASELINE_FUSION = "none"
+
+
+def derive_seed(seed: int, *axes: object) -> int:
+    """A 31-bit seed from the global seed and any axes (stable across processes and machines)."""
+    key = "|".join([str(seed), *map(str, axes)]).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:4], "little") & 0x7FFFFFFF
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    task: str
+    modality_set: str
+    estimator: str
+    fusion: str
+    repeat: int
+    fold: int
+
+    @property
+    def cell_id(self) -> str:
+        return f"{self.task}/{self.modality_set}/{self.estimator}/{self.fusion}/r{self.repeat}f{self.fold}"
+
+    @property
+    def model_id(self) -> str:
+        """The cell without its fold: the unit that is scored and compared."""
+        return f"{self.task}/{self.modality_set}/{self.estimator}/{self.fusion}"
+
+    @property
+    def modalities(self) -> list[str]:
+        return [] if self.is_baseline else self.modality_set.split("+")
+
+    @property
+    def is_late(self) -> bool:
+        return self.fusion in LATE_FUSIONS
+
+    @property
+    def is_hybrid(self) -> bool:
+        return self.fusion in HYBRID_FUSIONS
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.modality_set == BASELINE_SET
+
+    def seed(self, global_seed: int) -> int:
+        return derive_seed(global_seed, "cell", self.cell_id)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"cell_id": self.cell_id, **asdict(self)}
+
+
+def split_seed(global_seed: int, task: str, repeat: int) -> int:
+    """Outer folds depend only on task and repeat, so every cell of a repeat sees the same folds."""
+    return derive_seed(global_seed, "split", task, repeat)
+
+
+def build_matrix(
+    tasks: Sequence[str],
+    modality_sets: Sequence[str],
+    estimators: Sequence[str],
+    fusions: Sequence[str],
+    *,
+    repeats: int,
+    folds: int,
+    baseline: bool,
+) -> list[Cell]:
+    """All cells of the matrix, in a stable order.
+
+    Single-modality sets take the fusion "single"; sets of two or more take every other fusion.
+    Hybrid fusion is a network of its own, so it appears once per set with estimator "hybrid".
+    """
+    cells: set[Cell] = set()
+    multi = [f for f in fusions if f != SINGLE_FUSION]
+    for task in tasks:
+        for r in range(repeats):
+            for k in range(folds):
+                if baseline:
+                    cells.add(Cell(task, BASELINE_SET, BASELINE_ESTIMATOR, BASELINE_FUSION, r, k))
+                for mset in modality_sets:
+                    n_mod = mset.count("+") + 1
+                    for fusion in [SINGLE_FUSION] if n_mod == 1 else multi:
+                        if fusion in HYBRID_FUSIONS:
+                            cells.add(Cell(task, mset, HYBRID_ESTIMATOR, fusion, r, k))
+                            continue
+                        for est in estimators:
+                            cells.add(Cell(task, mset, est, fusion, r, k))
+    return sorted(cells)
+
+
+def unimodal_sources(cell: Cell) -> list[Cell]:
+    """The single-modality cells whose stored predictions a late-fusion cell combines."""
+    return [
+        Cell(cell.task, m, cell.estimator, SINGLE_FUSION, cell.repeat, cell.fold) for m in cell.modalities
+    ]
+
+
+def plan_cells(cells: list[Cell], late_fusion: str) -> tuple[list[Cell], list[Cell]]:
+    """(cells to fit, late cells to combine from stored unimodal predictions).
+
+    With ``late_fusion="reuse"`` a late cell is not fitted: it combines the stored predictions of its
+    single-modality cells, which are added to the cells to fit when the matrix lacks them.
+    """
+    if late_fusion == "refit":
+        return list(cells), []
+    late = [c for c in cells if c.is_late]
+    fit = [c for c in cells if not c.is_late]
+    needed = {s for c in late for s in unimodal_sources(c)}
+    return sorted(set(fit) | needed), late

@@ -1,0 +1,48 @@
+"""The metrics table of a run: per fold and, per repeat, of the pooled out-of-fold predictions."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from benchmarks.store import proba_columns
+from reports.metrics import compute_metrics
+
+POOLED_FOLD = "all"
+
+
+def fold_metrics(pred: pd.DataFrame, task_type: str) -> pd.DataFrame:
+    """Per-fold metrics and, per repeat, the metrics of the pooled out-of-fold predictions (fold "all")."""
+    rows = []
+    proba_cols = proba_columns(pred)
+    for (model_id, repeat), g in pred.groupby(["model_id", "repeat"], sort=True):
+        first = g.iloc[0]
+        parts = [(str(f), gg) for f, gg in g.groupby("fold", sort=True)] + [(POOLED_FOLD, g)]
+        for fold, gg in parts:
+            proba = gg[proba_cols].dropna(axis=1, how="all").to_numpy()
+            values = compute_metrics(gg["y_true"].to_numpy(), proba, task_type)
+            for metric, value in values.items():
+                rows.append(
+                    {
+                        "model_id": model_id,
+                        "task": first["task"],
+                        "modality_set": first["modality_set"],
+                        "estimator": first["estimator"],
+                        "fusion": first["fusion"],
+                        "repeat": int(repeat),
+                        "fold": fold,
+                        "metric": metric,
+                        "value": float(value),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def metrics_table(predictions: pd.DataFrame, task_types: dict[str, str]) -> pd.DataFrame:
+    """``fold_metrics`` of every task (``task_types``: task -> "binary" | "multiclass")."""
+    frames = []
+    for task, task_type in task_types.items():
+        sub = predictions[predictions["task"] == task] if len(predictions) else predictions
+        if len(sub):
+            sub = sub.dropna(axis=1, how="all") if task_type == "binary" else sub
+            frames.append(fold_metrics(sub, task_type))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -1,0 +1,167 @@
+"""The data of one task: labels from an endpoint, the design matrix of modality blocks, the outer folds."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+from sklearn.model_selection import StratifiedGroupKFold
+
+from benchmarks.cohort.schema import MODALITIES, modality_set_name
+from benchmarks.experiment.code_hash import digest
+from benchmarks.experiment.config import TaskDef
+from benchmarks.experiment.matrix import Cell, split_seed
+from models.blocks import SEPARATOR, block_availability, split_blocks
+
+SEPARATION_REPORTED = 0.9
+"""Univariate AUC (either direction) from which a feature is listed in the feature-label checks."""
+
+
+@dataclass
+class TaskData:
+    """The design matrix and labels of one task, with the outer folds of every repeat."""
+
+    task: TaskDef
+    X: pd.DataFrame  # index patient_id, columns "<modality>:<feature>"
+    y: pd.Series  # int labels, same index
+    patterns: pd.Series  # availability pattern per patient, e.g. "imaging+pro"
+    folds: dict[int, list[tuple[np.ndarray, np.ndarray]]]  # repeat -> [(train_idx, test_idx), ...]
+    keys: dict[str, str] = field(default_factory=dict)  # digest of config + labels ("") and of each block
+
+    def key(self, cell: Cell) -> str:
+        """A finished cell is reused only under the same config, labels and blocks of its modalities."""
+        parts = [self.keys[""], *(self.keys[m] for m in cell.modalities)]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+
+    def columns_of(self, modalities: list[str]) -> list[str]:
+        """The design-matrix columns of the given modalities, in matrix order."""
+        blocks = split_blocks(self.X.columns)
+        keep = set(modalities)
+        return [c for m, cols in blocks.items() if m in keep for c in cols]
+
+    def info(self) -> dict[str, object]:
+        """The task's definition and class counts, as stored in ``tasks.json``."""
+        t = self.task
+        return {
+            "type": t.type,
+            "endpoint": t.endpoint,
+            "description": t.description,
+            "family": t.family,
+            "threshold": t.threshold,
+            "class_names": t.class_names,
+            "n_patients": int(len(self.y)),
+            "class_counts": {str(k): int(v) for k, v in self.y.value_counts().sort_index().items()},
+        }
+
+
+def encode_labels(endpoints: pd.DataFrame, task: TaskDef) -> pd.Series:
+    """Integer labels of ``task`` for patients whose endpoint is known (others are left out)."""
+    if task.endpoint not in endpoints:
+        raise ValueError(f"task {task.name!r} needs endpoint column {task.endpoint!r}, not in patients.csv")
+    values = endpoints[task.endpoint].dropna()
+    if task.type == "binary":
+        return (pd.to_numeric(values) >= task.threshold).astype(int)
+    codes = {c: i for i, c in enumerate(task.classes)}
+    bad = sorted(set(values) - set(codes))
+    if bad:
+        raise ValueError(f"task {task.name!r}: {task.endpoint} has values {bad} outside {list(task.classes)}")
+    return values.map(codes).astype(int)
+
+
+def design_matrix(blocks: dict[str, pd.DataFrame], index: pd.Index) -> pd.DataFrame:
+    """Concatenate modality blocks as ``"<modality>:<feature>"`` columns; absent modality -> NaN block."""
+    parts = []
+    for modality in MODALITIES:
+        if modality in blocks:
+            block = blocks[modality].reindex(index)
+            block.columns = [f"{modality}{SEPARATOR}{c}" for c in block.columns]
+            parts.append(block)
+    X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=index)
+    X.index.name = "patient_id"
+    return X.astype(float)
+
+
+def availability_patterns(X: pd.DataFrame) -> pd.Series:
+    """Each patient's available modalities as a canonical name (a block with any value counts)."""
+    has = block_availability(X)
+    names = [m for m in MODALITIES if m in has.columns]
+    return pd.Series(
+        [modality_set_name([m for m in names if row[m]]) for _, row in has.iterrows()],
+        index=X.index,
+        dtype=object,
+    )
+
+
+def outer_folds(y: pd.Series, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified folds grouped by patient (the index)."""
+    groups = y.index.to_numpy()
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return [(tr, te) for tr, te in splitter.split(np.zeros(len(y)), y.to_numpy(), groups)]
+
+
+def prepare_task_data(
+    task: TaskDef,
+    endpoints: pd.DataFrame,
+    blocks: dict[str, pd.DataFrame],
+    *,
+    seed: int,
+    folds: int,
+    repeats: int,
+    identity: str,
+    permute_labels: bool = False,
+) -> TaskData:
+    """Labels, design matrix and outer folds of ``task``; ``identity`` (config and code hash) keys the cells.
+
+    ``permute_labels`` shuffles the labels with a seed of their own: a sanity run in which any signal
+    found is leakage.
+    """
+    y = encode_labels(endpoints, task).sort_index()
+    if permute_labels:
+        rng = np.random.default_rng(split_seed(seed, task.name, -1))
+        y = pd.Series(rng.permutation(y.to_numpy()), index=y.index)
+    X = design_matrix(blocks, y.index)
+    outer = {r: outer_folds(y, folds, split_seed(seed, task.name, r)) for r in range(repeats)}
+    keys = {"": digest(identity, y.to_numpy(np.int64), list(y.index))}
+    for m in MODALITIES:
+        block = X[[c for c in X.columns if c.startswith(f"{m}{SEPARATOR}")]]
+        keys[m] = digest(m, block.to_numpy(np.float64), list(block.columns))
+    return TaskData(task=task, X=X, y=y, patterns=availability_patterns(X), folds=outer, keys=keys)
+
+
+def feature_label_checks(datas: dict[str, TaskData]) -> pd.DataFrame:
+    """Univariate ROC-AUC of every feature against each binary task's label, on the patients who have it.
+
+    A feature that alone separates the label (AUC near 1 in either direction) usually means the endpoint
+    is computed from that feature (e.g. a CDAI endpoint and the CDAI score among the PRO features); the
+    report flags it. Rows are kept from ``SEPARATION_REPORTED`` up, plus the strongest five per task.
+    """
+    rows = []
+    for task, data in datas.items():
+        if data.task.type != "binary":
+            continue
+        y = data.y.to_numpy()
+        values = data.X.to_numpy(float)
+        found = []
+        for j, col in enumerate(data.X.columns):
+            ok = ~np.isnan(values[:, j])
+            yy = y[ok]
+            n_pos = int(yy.sum())
+            n_neg = int(yy.size - n_pos)
+            if n_pos < 5 or n_neg < 5:
+                continue
+            ranks = rankdata(values[ok, j])
+            auc = (ranks[yy == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+            found.append({"task": task, "feature": col, "n": int(ok.sum()), "auc": float(auc),
+                          "separation": float(max(auc, 1 - auc))})  # fmt: skip
+        frame = pd.DataFrame(found)
+        if len(frame):
+            frame = frame.sort_values(["separation", "feature"], ascending=[False, True])
+            rows.append(frame[(frame["separation"] >= SEPARATION_REPORTED) | (np.arange(len(frame)) < 5)])
+    return (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame(columns=["task", "feature", "n", "auc", "separation"])
+    )

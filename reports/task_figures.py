@@ -1,0 +1,125 @@
+"""The four figures of each task, drawn with :mod:`reports.figures` and captioned for ``report.tex``.
+
+Curves show the best model of each modality set (at most :data:`MAX_CURVES`); the forest plot shows the
+``fusion_vs_best_unimodal`` family. Every figure is saved with the frame it was drawn from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.store import MODEL_KEYS, REPORT_FIGURES_DIR
+from reports import figures as F
+from reports.comparisons import (
+    DefaultComparisons,
+    ModelPredictions,
+    best_per_modality_set,
+    performance_by_pattern,
+)
+from reports.formatting import fmt_num, slug
+from reports.latex import FigureEntry
+
+MAX_CURVES = 8  # curves per ROC/calibration panel; more would be unreadable
+PATTERN_MAX_BOOT = 200  # bootstrap resamples of the per-pattern AUC CIs (small groups, many of them)
+
+
+def figure_models(perf: pd.DataFrame, task: str) -> list[tuple]:
+    """Keys of the models a task's curves show: the best of each modality set, best first."""
+    best = best_per_modality_set(perf, task).head(MAX_CURVES)
+    return [tuple(getattr(r, k) for k in MODEL_KEYS) for r in best.itertuples()]
+
+
+def _stack(frames: list[pd.DataFrame], columns: list[str], task: str) -> pd.DataFrame:
+    """The per-model frames as one, with the task in front (empty with ``columns`` when none)."""
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    out.insert(0, "task", task)
+    return out
+
+
+def task_figures(
+    task: str,
+    ttype: str,
+    models: Mapping[tuple, ModelPredictions],
+    perf: pd.DataFrame,
+    comps: DefaultComparisons,
+    fig_dir: Path,
+    *,
+    n_boot: int,
+    level: float,
+    seed: int,
+) -> tuple[dict[str, dict[str, Path]], list[FigureEntry]]:
+    """ROC, forest, calibration and pattern figures of one task: saved paths by stem, report entries."""
+    keys = figure_models(perf, task)
+    stem = slug(task)
+    pct = int(round(level * 100))
+    multiclass = ttype != "binary"
+    out: dict[str, dict[str, Path]] = {}
+    entries: list[FigureEntry] = []
+
+    def save(kind: str, fig, data: pd.DataFrame, caption: str) -> None:
+        name = f"{kind}_{stem}"
+        out[name] = F.save_figure(fig, data, fig_dir, name)
+        entries.append(FigureEntry(f"{REPORT_FIGURES_DIR}/{name}.pdf", caption, f"fig:{kind}-{stem}"))
+
+    # ROC with bootstrap bands
+    auc_of = perf[perf["task"] == task].set_index("model")["auc"]
+    what = "macro-averaged one-vs-rest ROC" if multiclass else "ROC"
+    curves = []
+    for i, key in enumerate(keys):
+        m = models[key]
+        band = F.roc_band(m.y, m.proba, n_boot=n_boot, level=level, seed=seed + i)
+        band.insert(0, "label", f"{m.label} (AUC {fmt_num(auc_of[m.label])})")
+        band.insert(0, "model", m.label)
+        curves.append(band)
+    curves_df = _stack(curves, ["model", "label", "fpr", "tpr", "tpr_low", "tpr_high"], task)
+    save(
+        "roc",
+        F.roc_figure(curves_df, title=f"{task}: {what}, best model per modality set"),
+        curves_df,
+        f"{task}: {what} curves of the best model of each modality set. Bands: {pct}% percentile bootstrap "
+        f"(patients resampled, {n_boot} resamples) of the TPR at each FPR, vertical averaging. "
+        "Probabilities averaged over CV repeats.",
+    )
+    # forest plot of fusion vs best unimodal
+    rows = comps.family("fusion_vs_best_unimodal", task).copy()
+    rows["label"] = rows["model_a"] + "  vs  " + rows["modality_set_b"] + " / " + rows["estimator_b"]
+    test = ", ".join(sorted(set(rows["test"].dropna()))) or "DeLong"
+    save(
+        "forest",
+        F.forest_figure(rows, title=f"{task}: fused models vs best unimodal model (same estimator)"),
+        rows,
+        f"{task}: difference in AUC between each fused model and the best unimodal model of the same "
+        f"estimator, {pct}% CI ({test}); p adjusted ({comps.adjust}) within the family.",
+    )
+    # calibration
+    pts = []
+    for key in keys:
+        m = models[key]
+        b = F.calibration_bins(m.y, m.proba)
+        b.insert(0, "label", m.label)
+        b.insert(0, "model", m.label)
+        pts.append(b)
+    pts_df = _stack(pts, ["model", "label", "bin", "n", "mean_predicted", "observed"], task)
+    save(
+        "calibration",
+        F.calibration_figure(
+            pts_df, title=f"{task}: calibration, best model per modality set", multiclass=multiclass
+        ),
+        pts_df,
+        f"{task}: reliability diagram on quantile bins of the repeat-averaged probabilities"
+        + (" (confidence of the predicted class vs accuracy)." if multiclass else "."),
+    )
+    # AUC by availability pattern
+    pat = performance_by_pattern(models, keys, level=level, n_boot=min(n_boot, PATTERN_MAX_BOOT), seed=seed)
+    save(
+        "pattern",
+        F.pattern_figure(pat, title=f"{task}: AUC by modality-availability pattern"),
+        pat,
+        f"{task}: AUC ({pct}% CI) of the best model of each modality set within each availability "
+        "pattern (patients who have exactly those modalities). Patterns with fewer than 10 patients or "
+        "a missing class are left out.",
+    )
+    return out, entries

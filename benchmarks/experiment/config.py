@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.cohort.schema import MODALITIES, modality_set_name
+from benchmarks.experiment.resources import usable_cores
 from features.engine import DEFAULT_FEATURES
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
@@ -86,7 +87,7 @@ class RunConfig:
     extractor_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks_file: str | None = None
     # execution only: not part of the identity of the results
-    n_jobs: int = 1
+    n_jobs: int = field(default_factory=usable_cores)  # every usable core (affinity, cgroup quota)
     scheduler: str | None = None
     storage: str | None = None
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import store
+from benchmarks.cohort.problems import UserError
 from benchmarks.experiment.config import PROFILES, RunConfig, load_config
 
 DEFAULT_OUT = "runs/latest"
@@ -50,10 +51,16 @@ def stage_generate(out: Path, n: int, seed: int, quiet: bool = False) -> Path:
     return Path(cohort_dir)
 
 
-def stage_validate(cohort_dir: Path) -> Any:
-    from benchmarks.cohort import validate_cohort
+def _check_images(deep: bool) -> str:
+    """Validation's image checks: ``--deep`` reads every voxel of every image (``check_images="full"``)."""
+    return "full" if deep else "header"
 
-    report = validate_cohort(cohort_dir)
+
+def stage_validate(cohort_dir: Path, deep: bool = False) -> Any:
+    """Validate the cohort and warn about the tasks of the task file with a single class."""
+    from benchmarks.preflight import validate_with_tasks
+
+    report = validate_with_tasks(cohort_dir, check_images=_check_images(deep))
     print(report.format(), flush=True)
     return report
 
@@ -76,7 +83,7 @@ def stage_features(
         features,
         extractor_params,
         n_jobs=n_jobs,
-        cache=store.FeatureCache(cache_dir or run_dir / store.CACHE_DIR),
+        cache=store.FeatureCache(cache_dir or run_dir / store.CACHE_DIR, cohort=cohort.root),
         force=force,
         progress=True,
     )
@@ -94,15 +101,19 @@ def stage_features(
     return fs
 
 
-def _load_cohort(cohort_dir: Path) -> Any:
+def _load_cohort(cohort_dir: Path, deep: bool = False) -> Any:
+    """The validated cohort, its validation report printed (every problem, so nothing is dropped
+    silently); exit 1 on a fatal problem."""
     from benchmarks.cohort import CohortError, load_cohort
 
     try:
-        return load_cohort(cohort_dir)
+        cohort = load_cohort(cohort_dir, check_images=_check_images(deep))
     except CohortError as exc:
         print(exc.report.format(), file=sys.stderr)
         _log("validation found fatal problems; fix them and rerun")
         raise SystemExit(1) from None
+    print(cohort.report.format(), flush=True)
+    return cohort
 
 
 def stage_matrix(
@@ -111,7 +122,11 @@ def stage_matrix(
     """Run the matrix and write the cohort summary and provenance beside the results."""
     from benchmarks.experiment.provenance import cohort_identity, cohort_summary, provenance
     from benchmarks.experiment.runner import run_matrix
+    from benchmarks.preflight import drop_empty_modalities
 
+    config, notes = drop_empty_modalities(config, fs.blocks)
+    for note in notes:
+        _log(note)
     store.write_table(cohort_summary(cohort, fs.blocks), out / store.COHORT_SUMMARY)
     t = time.perf_counter()
     _log(f"running the model matrix ({config.profile} profile)")
@@ -142,8 +157,8 @@ def run_all(args: argparse.Namespace, config: RunConfig) -> int:
 
     t = time.perf_counter()
     _log(f"validating {cohort_dir}")
-    cohort = _load_cohort(cohort_dir)
-    print(cohort.report.format(), flush=True)
+    cohort = _load_cohort(cohort_dir, args.deep)
+    _check_tasks(config, cohort)
     timings["validate"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -155,13 +170,20 @@ def run_all(args: argparse.Namespace, config: RunConfig) -> int:
 
     t = time.perf_counter()
     _log("building tables, figures and report")
-    paths = stage_report(out, n_boot=config.n_boot, seed=config.seed)
+    paths = stage_report(out, n_boot=config.n_boot, seed=config.seed, pdf=not args.no_pdf)
     timings["report"] = time.perf_counter() - t
     prov = store.read_json(out / store.PROVENANCE)
     prov["timings_seconds"] = {k: round(v, 3) for k, v in timings.items()}
     store.write_json(prov, out / store.PROVENANCE)
     _final_summary(out, paths)
-    return 1 if outcome.n_failed else 0
+    return 1 if outcome.n_failed or paths.pdf_error else 0
+
+
+def _check_tasks(config: RunConfig, cohort: Any) -> None:
+    """Refuse, before anything is extracted, configured tasks with a single class (``TaskError``)."""
+    from benchmarks.preflight import check_tasks
+
+    check_tasks(config, cohort.endpoints)
 
 
 def _features(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path) -> Any:
@@ -177,7 +199,7 @@ def _features(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Pat
 
 
 def stage_report(run_dir: Path, **statistics: Any) -> Any:
-    """Rebuild every table, figure and the report from the stored results (``n_boot``, ``seed``)."""
+    """Rebuild every table, figure and the report from the stored results (``n_boot``, ``seed``, ``pdf``)."""
     from reports.build import build_report
 
     return build_report(run_dir, **statistics)
@@ -192,18 +214,52 @@ def _final_summary(run_dir: Path, paths: Any) -> None:
     _log(f"summary: {paths.summary_md}")
     if paths.report_pdf:
         _log(f"report: {paths.report_pdf}")
+    if paths.pdf_error:
+        _log(f"report.pdf was NOT built: {paths.pdf_error}")
+        _log(f"the LaTeX sources are in {paths.report_tex}; rerun with --no-pdf to skip the PDF")
 
 
 # --- argument parsing -------------------------------------------------------------------------------------
+def _patients(text: str) -> int:
+    """``--n``: a whole number of patients, at least 1 (argparse reports anything else as a usage error)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of patients, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"needs at least 1 patient, got {n}")
+    return n
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=PROFILES, default="default", help="matrix profile (default: default)")
     p.add_argument("--config", help="TOML file whose keys mirror these flags; overrides the profile")
-    p.add_argument("--n-jobs", type=int, default=None, help="parallel worker processes (local)")
+    p.add_argument(
+        "--n-jobs", type=int, default=None, help="parallel worker processes (default: every usable core)"
+    )
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port) to run cells on a cluster")
     p.add_argument("--storage", help="Optuna storage: journal file path or RDB URL (default: journal in run)")
     p.add_argument("--seed", type=int, default=None, help="global seed (default: the profile's)")
     p.add_argument("--force", action="store_true", help="recompute cached features and finished cells")
     p.add_argument("--cache", help="feature cache folder (default: <out>/cache)")
+    _add_deep(p)
+
+
+def _add_deep(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="validation reads every voxel of every image: a NaN or infinite voxel anywhere is an error "
+        "(default: inside the mask only)",
+    )
+
+
+def _add_no_pdf(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--no-pdf",
+        action="store_true",
+        help="do not build report.pdf (report.tex is still written); without it a pdflatex failure exits 1",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,17 +269,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("all", help="generate or load a cohort, extract, run the matrix, report")
     p.add_argument("--cohort", help="cohort folder (default: generate the synthetic cohort)")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"run folder (default: {DEFAULT_OUT})")
-    p.add_argument("--n", type=int, default=None, help="synthetic cohort size (default: the profile's)")
+    p.add_argument("--n", type=_patients, default=None, help="synthetic cohort size (default: the profile's)")
     _add_run_options(p)
+    _add_no_pdf(p)
 
     p = sub.add_parser("generate", help="write the synthetic cohort (DIR/cohort) and its ground truth")
     p.add_argument("--out", required=True)
     default = load_config("default")  # so that `generate` and `all` build the same default cohort
-    p.add_argument("--n", type=int, default=default.n, help=f"patients (default: {default.n})")
+    p.add_argument("--n", type=_patients, default=default.n, help=f"patients (default: {default.n})")
     p.add_argument("--seed", type=int, default=default.seed, help=f"seed (default: {default.seed})")
 
     p = sub.add_parser("validate", help="check a cohort folder and list every problem")
     p.add_argument("--cohort", required=True)
+    _add_deep(p)
 
     p = sub.add_parser("features", help="extract (or read cached) features of a cohort")
     p.add_argument("--cohort", required=True)
@@ -238,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild every table and figure from a run folder's stored results")
     p.add_argument("--run", required=True)
     p.add_argument("--n-boot", type=int, default=None)
+    _add_no_pdf(p)
     return parser
 
 
@@ -256,28 +315,51 @@ def _config_from(args: argparse.Namespace) -> RunConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A user error (a folder, a lock, a full disk, ...) is printed without a traceback:
+    exit 2 for usage and folder errors, 1 for a run that failed."""
     args = build_parser().parse_args(argv)
+    try:
+        return _run_command(args)
+    except UserError as exc:
+        print(f"cdbench: error: {exc}", file=sys.stderr, flush=True)
+        return int(getattr(exc, "exit_code", 2))
+
+
+def _run_command(args: argparse.Namespace) -> int:
     if args.command == "generate":
         stage_generate(Path(args.out), args.n, args.seed)
         return 0
     if args.command == "validate":
-        return 1 if stage_validate(Path(args.cohort)).fatal else 0
+        return 1 if stage_validate(Path(args.cohort), args.deep).fatal else 0
     if args.command == "report":
-        run_dir = Path(args.run)
-        stored = store.read_json(run_dir / store.PROVENANCE).get("config", {})
-        kwargs = {k: stored[k] for k in ("n_boot", "seed") if k in stored}  # same statistics as the run's
-        if args.n_boot:
-            kwargs["n_boot"] = args.n_boot
-        t0 = time.perf_counter()
-        paths = stage_report(run_dir, **kwargs)
-        _log(f"report rebuilt from stored results in {time.perf_counter() - t0:.1f} s")
-        _final_summary(Path(args.run), paths)
-        return 0
+        run_dir = store.require_run_folder(args.run)  # before anything is created
+        with store.open_run(run_dir):
+            return _report(args, run_dir)
     config = _config_from(args)
+    with store.open_run(Path(args.out), cohort=getattr(args, "cohort", None)):  # one writer per run
+        return _run_stages(args, config)
+
+
+def _report(args: argparse.Namespace, run_dir: Path) -> int:
+    """Rebuild the report of a held run folder with the statistics settings the run used."""
+    stored = store.read_json(run_dir / store.PROVENANCE).get("config", {})
+    kwargs = {k: stored[k] for k in ("n_boot", "seed") if k in stored}  # same statistics as the run's
+    if args.n_boot:
+        kwargs["n_boot"] = args.n_boot
+    t0 = time.perf_counter()
+    paths = stage_report(run_dir, pdf=not args.no_pdf, **kwargs)
+    _log(f"report rebuilt from stored results in {time.perf_counter() - t0:.1f} s")
+    _final_summary(Path(args.run), paths)
+    return 1 if paths.pdf_error else 0
+
+
+def _run_stages(args: argparse.Namespace, config: RunConfig) -> int:
     if args.command == "all":
         return run_all(args, config)
     out = Path(args.out)
-    cohort = _load_cohort(Path(args.cohort))
+    cohort = _load_cohort(Path(args.cohort), args.deep)
+    if args.command == "matrix":
+        _check_tasks(config, cohort)
     fs = _features(args, config, cohort, out)
     if args.command == "matrix":
         outcome = stage_matrix(config, cohort, fs, out, args.force, {})

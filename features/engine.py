@@ -100,9 +100,13 @@ def recipe_hash(recipe: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
+MAX_REASON_CHARS = 1000
+"""Longest failure reason kept: room for two absolute paths and the fix, not for a stray long message."""
+
+
 def _safe_reason(exc: BaseException) -> str:
     # Extractors must not put report text in messages; the cut keeps a stray long message out of tables.
-    return f"{type(exc).__name__}: {exc}"[:300]
+    return f"{type(exc).__name__}: {exc}"[:MAX_REASON_CHARS]
 
 
 def _run_one(extractor: Extractor, pid: str, inputs: Any) -> tuple[str, dict[str, float] | None, str | None]:
@@ -204,9 +208,11 @@ def extract_features(
     elif cache is not None and not cache.exists(extractor.name, key):
         store()
 
-    table = pd.DataFrame.from_dict(rows, orient="index").reindex(patient_ids)
+    # No patient (an absent or empty modality table) gives no row and no column: zero features, no failure.
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(index=patient_ids)
+    table = table.reindex(columns=list(dict.fromkeys([FINGERPRINT, ERROR, *table.columns])))
     table.index.name = "patient_id"
-    failed = table[ERROR].notna() if ERROR in table else pd.Series(False, index=table.index)
+    failed = table[ERROR].notna()
     failures = pd.DataFrame(
         {"patient_id": table.index[failed], "extractor": extractor.name, "reason": table.loc[failed, ERROR]}
     ).reset_index(drop=True)

@@ -14,6 +14,11 @@ are the ones pyradiomics computes on the whole image:
 - LoG (recursive Gaussian) and wavelet (stationary, periodic) filters see enough context that the
   values inside the mask do not change (to float precision).
 
+A NaN or infinite image voxel that reaches the features fails the case (``ExtractionError``): one inside
+the mask always; one elsewhere when the extraction reads it (the whole image with ``normalize`` or
+``crop=False``, the cropped neighbourhood with resampling or filters). NIfTI voxels are checked in the
+file's bytes (``imageio.non_finite_voxels``), because ITK's reader silently turns them into 0.
+
 Only Original, LoG, Wavelet and Gradient image types are crop-invariant; Square, SquareRoot,
 Logarithm, Exponential and LBP depend on whole-image extrema or large neighbourhoods and need
 ``crop=False``.
@@ -41,7 +46,13 @@ import SimpleITK as sitk
 import yaml
 from radiomics import featureextractor, imageoperations
 
-from benchmarks.cohort.imageio import ImageReadError, geometry_differences, info_from_image
+from benchmarks.cohort.imageio import (
+    ImageReadError,
+    geometry_differences,
+    info_from_image,
+    non_finite_in,
+    non_finite_voxels,
+)
 from benchmarks.cohort.imageio import read_image as _read_image
 from features.base import ExtractionError, Extractor
 
@@ -171,6 +182,21 @@ def _pyradiomics_extractor(cfg_json: str) -> featureextractor.RadiomicsFeatureEx
     return extractor
 
 
+def _crop_window(
+    spacing: tuple[float, ...], lo: np.ndarray, hi: np.ndarray, pad: int, settings: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The voxels (x, y, z; first, last, unclipped) cropping keeps around the ROI's box ``lo``-``hi``: the
+    pad, and with resampling the pad on the new grid plus the interpolator's margin."""
+    if not _resamples(settings):
+        return lo - pad, hi + pad
+    old = np.asarray(spacing, dtype=float)
+    new = working_spacing(settings, tuple(old))
+    interp = settings.get("interpolator")
+    margin = INTERPOLATOR_MARGIN.get(interp if isinstance(interp, str) else "", BSPLINE_MARGIN)
+    margin_vox = np.ceil((pad + 1) * new / old).astype(int) + margin
+    return lo - margin_vox, hi + margin_vox
+
+
 def _crop(image: sitk.Image, lo: np.ndarray, hi: np.ndarray) -> sitk.Image:
     size = np.asarray(image.GetSize())
     lo = np.maximum(lo, 0)
@@ -289,24 +315,32 @@ class RadiomicsExtractor(Extractor):
                 images.append(read_image(path))
             except (ImageReadError, OSError, RuntimeError) as exc:
                 raise ExtractionError(f"{who}{field} file {path}: {exc}") from exc
+        try:
+            non_finite = non_finite_voxels(image_path, image=images[0])
+        except ImageReadError as exc:
+            raise ExtractionError(f"{who}image file {image_path}: {exc}") from exc
         # the list is handed over so that the full volumes are freed as soon as they are cropped
-        return self._extract_pair(images, where=f"{who}image {image_path}, mask {mask_path}")
+        return self._extract_pair(images, f"{who}image {image_path}, mask {mask_path}", non_finite)
 
     def extract_images(self, image: sitk.Image, mask: sitk.Image, where: str = "") -> dict[str, float]:
         """Features of one image/mask pair in memory (the pair is not modified)."""
-        return self._extract_pair([image, mask], where)
+        return self._extract_pair([image, mask], where, non_finite_in(image))
 
-    def _extract_pair(self, pair: list[sitk.Image], where: str) -> dict[str, float]:
+    def _extract_pair(
+        self, pair: list[sitk.Image], where: str, non_finite: np.ndarray | None
+    ) -> dict[str, float]:
         # Parallelism is across cases (one volume per worker); ITK's own threads on a cropped ROI cost
         # more than they gain and oversubscribe the cores when workers run side by side.
         threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(ITK_THREADS)
         try:
-            return self._extract_images(pair, where)
+            return self._extract_images(pair, where, non_finite)
         finally:
             sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
 
-    def _extract_images(self, pair: list[sitk.Image], where: str) -> dict[str, float]:
+    def _extract_images(
+        self, pair: list[sitk.Image], where: str, non_finite: np.ndarray | None
+    ) -> dict[str, float]:
         image, mask = pair
         pair.clear()
         where = where or "case"
@@ -337,9 +371,13 @@ class RadiomicsExtractor(Extractor):
         idx = [np.flatnonzero(roi.any(axis=ax)) for ax in ((0, 1), (0, 2), (1, 2))]  # x, y, z
         lo = np.array([i[0] for i in idx])
         hi = np.array([i[-1] for i in idx])
-        del arr, roi, idx
-
         pad = self.pad_voxels(image.GetSpacing(), cfg)
+        if non_finite is not None:
+            self._check_finite(
+                non_finite, roi, label, self._read_box(cfg, settings, image, lo, hi, pad), where
+            )
+        del arr, roi, idx, non_finite
+
         settings["padDistance"] = pad
         try:
             if self.crop:
@@ -373,17 +411,55 @@ class RadiomicsExtractor(Extractor):
         """Normalise on the full image, crop with margin, resample onto pyradiomics' full-mask grid."""
         if settings.get("normalize", False):
             image = imageoperations.normalizeImage(image, **settings)
+        first, last = _crop_window(image.GetSpacing(), lo, hi, pad, settings)
         if not _resamples(settings):
-            return _crop(image, lo - pad, hi + pad), _crop(mask, lo - pad, hi + pad)
-        spacing = np.asarray(image.GetSpacing(), dtype=float)
-        new_spacing = working_spacing(settings, tuple(spacing))
-        interp = settings.get("interpolator")
-        interp_name = interp if isinstance(interp, str) else ""
-        margin = INTERPOLATOR_MARGIN.get(interp_name, BSPLINE_MARGIN)
-        margin_vox = np.ceil((pad + 1) * new_spacing / spacing).astype(int) + margin
-        cropped = _crop(image, lo - margin_vox, hi + margin_vox)
+            return _crop(image, first, last), _crop(mask, first, last)
+        cropped = _crop(image, first, last)
         # The grid comes from the full mask (as in plain pyradiomics); only the sampled image is cropped.
         return imageoperations.resampleImage(cropped, mask, **settings)
+
+    def _read_box(
+        self, cfg: dict[str, Any], settings: dict, image: sitk.Image, lo: np.ndarray, hi: np.ndarray, pad: int
+    ) -> tuple[np.ndarray, np.ndarray, str] | None:
+        """The voxels (x, y, z; first, last) beyond the ROI whose values reach the features, and why;
+        None when only the ROI's do (original image, no resampling, no normalisation)."""
+        size = np.asarray(image.GetSize()) - 1
+        if settings.get("normalize", False):
+            return np.zeros(3, int), size, "intensity normalisation uses the whole image"
+        filters = sorted(set(cfg["imageType"]) - {"Original"})
+        if not filters and not _resamples(settings):
+            return None
+        why = (
+            f"the {' and '.join(filters)} filter(s) read" if filters else "resampling reads"
+        ) + " the voxels"
+        if not self.crop:
+            return np.zeros(3, int), size, why
+        first, last = _crop_window(image.GetSpacing(), lo, hi, pad, settings)
+        return np.maximum(first, 0), np.minimum(last, size), why
+
+    @staticmethod
+    def _check_finite(
+        non_finite: np.ndarray,
+        roi: np.ndarray,
+        label: int,
+        box: tuple[np.ndarray, np.ndarray, str] | None,
+        where: str,
+    ) -> None:
+        """Fail the case when a NaN or infinite voxel (``non_finite``, z-y-x) reaches the features."""
+        fix = "replace them with valid intensities in the image file"
+        inside = int(non_finite[roi].sum())
+        if inside:
+            raise ExtractionError(
+                f"{where}: {inside} image voxels inside the mask (label {label}) are NaN or infinite; {fix}"
+            )
+        if box is None:
+            return
+        (x0, y0, z0), (x1, y1, z1), why = box
+        near = int(non_finite[z0 : z1 + 1, y0 : y1 + 1, x0 : x1 + 1].sum())
+        if near:
+            raise ExtractionError(
+                f"{where}: {near} image voxels outside the mask are NaN or infinite and {why}; {fix}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
+from models import foldwork
 from models.blocks import block_availability, select_modalities
 from models.fusion import LateFusionClassifier, SingleModalityClassifier, combine_late
 from models.hybrid import HybridFusionClassifier
@@ -94,6 +95,7 @@ def fit_predict_cell(
     study_name: str | None = None,
     probe: BaseEstimator | None = None,
     return_train_oof: bool = False,
+    share_fold_work: bool = True,
 ) -> CellFit:
     """Tune on the training part (inner grouped CV), refit on all of it, predict the test part.
 
@@ -103,6 +105,10 @@ def fit_predict_cell(
     have it, combined by ``combine_late``; ``best_params`` maps modality -> params and each modality
     gets its own study ``<study_name>/<modality>``), ``hybrid_*`` (``estimator`` ignored). Labels of
     the test part are never passed in. ``probe`` (cloned) is the first step of every pipeline fitted.
+
+    ``share_fold_work`` (the default; False is the plain path, kept as the benchmark's baseline): the
+    cell's frames are made one float block (cheap row slices) and preprocessing fits and transforms are
+    computed once per exact input and shared by the trials (``models.foldwork``); same predictions.
     """
     y = _check_inputs(X_train, y_train, X_test, n_classes)
     spec = get_fusion_spec(fusion)
@@ -113,9 +119,11 @@ def fit_predict_cell(
         get_estimator_spec(estimator)
     Xtr = select_modalities(X_train, modalities)
     Xte = X_test.loc[:, Xtr.columns]
+    if share_fold_work:
+        Xtr, Xte = Xtr.copy(), Xte.copy()  # a copy is consolidated: one block
     classes = np.arange(n_classes)
     start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), foldwork.sharing(share_fold_work):
         warnings.simplefilter("ignore", ConvergenceWarning)
         if spec.kind in ("early", "hybrid"):
             space = search_space_of(estimator, fusion)

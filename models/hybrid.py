@@ -4,7 +4,9 @@ Each block is preprocessed on its own (``BlockPreprocessor``: median imputation 
 TF-IDF+SVD to ``text_components`` dims) using only the training rows that have the block. An absent
 modality is masked: its input and embedding are replaced by zeros and (gated fusion) its attention
 weight is exactly 0, so the values in an absent block cannot influence the prediction. During
-training, modality dropout hides present modalities at random (never all of a patient's).
+training, modality dropout hides present modalities at random (never all of a patient's). Inside a
+``models.foldwork.sharing`` scope the per-block preprocessing of a frame (fits and transforms) is computed
+once and shared by every network trained on that frame.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from models import foldwork
 from models.base import ProbabilisticClassifier, encode_labels
 from models.blocks import block_availability, split_blocks
 from models.preprocess import BlockPreprocessor
@@ -110,11 +113,31 @@ class HybridFusionClassifier(TorchTrainingMixin, ProbabilisticClassifier):
         self.random_state = random_state
 
     def _tensors(self, X: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray]:
+        """Preprocessed blocks (float32) and the availability mask; shared per frame and fitted blocks."""
+        if self.preps_key_ is None:
+            return self._compute_tensors(X)
+        parts = ("HybridFusionClassifier._tensors", self.preps_key_)
+        return foldwork.shared(X, parts, lambda: self._compute_tensors(X))[0]
+
+    def _compute_tensors(self, X: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray]:
         avail = block_availability(X, {m: self.blocks_[m] for m in self.preps_})
         xs = [
             self.preps_[m].transform(X[self.blocks_[m]]).astype(np.float32, copy=False) for m in self.preps_
         ]
         return xs, avail.to_numpy(dtype=np.float32)
+
+    def _fit_preps(self, X: pd.DataFrame, seed: int) -> dict[str, BlockPreprocessor]:
+        """One preprocessor per block with usable values, fitted on the rows that have the block."""
+        avail = block_availability(X, self.blocks_)
+        preps = {}
+        for m, cols in self.blocks_.items():
+            has = avail[m].to_numpy()
+            if not has.any():
+                continue
+            prep = BlockPreprocessor(self.text_components, random_state=seed).fit(X.loc[has, cols])
+            if len(prep.get_feature_names_out()):
+                preps[m] = prep
+        return preps
 
     def fit(self, X: pd.DataFrame, y: object) -> HybridFusionClassifier:
         if not isinstance(X, pd.DataFrame):
@@ -129,16 +152,9 @@ class HybridFusionClassifier(TorchTrainingMixin, ProbabilisticClassifier):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.blocks_ = split_blocks(X.columns)
-        avail = block_availability(X, self.blocks_)
         seed = 0 if self.random_state is None else int(self.random_state)
-        self.preps_: dict[str, BlockPreprocessor] = {}
-        for m, cols in self.blocks_.items():
-            has = avail[m].to_numpy()
-            if not has.any():
-                continue
-            prep = BlockPreprocessor(self.text_components, random_state=seed).fit(X.loc[has, cols])
-            if len(prep.get_feature_names_out()):
-                self.preps_[m] = prep
+        parts = ("HybridFusionClassifier._fit_preps", self.text_components, seed)
+        self.preps_, self.preps_key_ = foldwork.shared(X, parts, lambda: self._fit_preps(X, seed))
         if not self.preps_:
             raise ValueError("no modality block has usable training values")
         self.modalities_ = list(self.preps_)

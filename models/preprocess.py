@@ -1,6 +1,8 @@
 """In-fold preprocessing of the design matrix: per-block imputation/scaling, text TF-IDF, selection.
 
-Everything here is fitted on the rows given to ``fit`` (the training part of a fold) only.
+Everything here is fitted on the rows given to ``fit`` (the training part of a fold) only. Inside a
+``models.foldwork.sharing`` scope a ``BlockPreprocessor`` fit or transform of the very same input (and
+parameters) is computed once and then served from memory (``models.foldwork``'s policy).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
+from models import foldwork
 from models.blocks import is_text_count, split_blocks
 
 
@@ -54,6 +57,10 @@ class BlockPreprocessor(TransformerMixin, BaseEstimator):
     fitted on the training rows that have the text block (absent counts read as 0), reduced to at most
     ``text_components`` dimensions (None: TF-IDF only). ``missing_indicators`` appends one 0/1 column
     per block, 1 where the patient lacks the whole block.
+
+    Shared work: inside a ``models.foldwork.sharing`` scope, a fit on the same frame with the same
+    parameters, and a transform by such a fit of the same frame, are computed once (not when text is
+    reduced with ``random_state=None``, which is not repeatable).
     """
 
     def __init__(
@@ -68,6 +75,25 @@ class BlockPreprocessor(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: object = None) -> BlockPreprocessor:
         X = _require_frame(X, type(self).__name__)
+        if self.random_state is None and any(is_text_count(c) for c in X.columns):
+            self._fit(X)  # an unseeded SVD differs between fits: nothing to share
+            self.fit_key_ = None
+            return self
+        params = (self.text_components, self.missing_indicators, self.random_state)
+        state, self.fit_key_ = foldwork.shared(X, ("BlockPreprocessor.fit", params), lambda: self._fit(X))
+        self.__dict__.update(state)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame, y: object = None, **fit_params: object) -> np.ndarray:
+        """``fit(X).transform(X)``; shared, the transform is keyed by the fit alone (one digest of X)."""
+        self.fit(X)
+        work = foldwork.current()
+        if work is None or self.fit_key_ is None:
+            return self._transform(X)
+        return work.get_or_compute(self.fit_key_ + b"/own", lambda: self._transform(X))
+
+    def _fit(self, X: pd.DataFrame) -> dict[str, object]:
+        """Fit on X; returns the fitted attributes."""
         if X.shape[0] == 0:
             raise ValueError("BlockPreprocessor.fit got no rows")
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
@@ -99,11 +125,17 @@ class BlockPreprocessor(TransformerMixin, BaseEstimator):
         if self.missing_indicators:
             names += [f"missing:{m}" for m in self.blocks_]
         self.feature_names_out_ = np.asarray(names, dtype=object)
-        return self
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and k != "fit_key_"}
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "feature_names_out_")
         X = _require_frame(X, type(self).__name__)
+        fitted = getattr(self, "fit_key_", None)
+        if fitted is None:
+            return self._transform(X)
+        return foldwork.shared(X, ("BlockPreprocessor.transform", fitted), lambda: self._transform(X))[0]
+
+    def _transform(self, X: pd.DataFrame) -> np.ndarray:
         missing = [c for c in self.feature_names_in_ if c not in X.columns]
         if missing:
             raise ValueError(f"X lacks {len(missing)} training column(s), e.g. {missing[:3]}")

@@ -21,20 +21,25 @@ from models.tuning import probe_space
 
 @dataclass(frozen=True)
 class EstimatorSpec:
-    """An estimator's factory (seed -> unfitted classifier) and Optuna space (trial -> pipeline params)."""
+    """An estimator's factory (seed -> unfitted classifier) and Optuna space (trial -> pipeline params).
+
+    ``cost``: its rough tuning time per modality relative to enet (measured on the smoke cohort); it only
+    orders the cells submitted to the workers (largest first), never what they compute.
+    """
 
     make: Callable[[int], BaseEstimator]
     space: Callable[[Any], dict[str, Any]]
     description: str = ""
+    cost: float = 1.0
 
 
 ESTIMATORS: dict[str, EstimatorSpec] = {
-    "prior": EstimatorSpec(E.make_prior, E.space_prior, "class prior only (no features)"),
-    "enet": EstimatorSpec(E.make_enet, E.space_enet, "elastic-net logistic regression (saga)"),
-    "svm": EstimatorSpec(E.make_svm, E.space_svm, "SVC with sigmoid-calibrated probabilities"),
-    "rf": EstimatorSpec(E.make_rf, E.space_rf, "random forest"),
-    "xgb": EstimatorSpec(E.make_xgb, E.space_xgb, "XGBoost (hist, n_jobs=1)"),
-    "mlp": EstimatorSpec(E.make_mlp, E.space_mlp, "torch MLP with early stopping"),
+    "prior": EstimatorSpec(E.make_prior, E.space_prior, "class prior only (no features)", 0.0),
+    "enet": EstimatorSpec(E.make_enet, E.space_enet, "elastic-net logistic regression (saga)", 1.0),
+    "svm": EstimatorSpec(E.make_svm, E.space_svm, "SVC with sigmoid-calibrated probabilities", 2.0),
+    "rf": EstimatorSpec(E.make_rf, E.space_rf, "random forest", 25.0),
+    "xgb": EstimatorSpec(E.make_xgb, E.space_xgb, "XGBoost (hist, n_jobs=1)", 2.5),
+    "mlp": EstimatorSpec(E.make_mlp, E.space_mlp, "torch MLP with early stopping", 18.0),
 }
 
 
@@ -42,13 +47,15 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
 class FusionSpec:
     """How modality blocks are combined: kind is single | early | late | hybrid.
 
-    A hybrid fusion is a network of its own: its ``space`` replaces the estimator's.
+    A hybrid fusion is a network of its own: its ``space`` replaces the estimator's, its ``cost`` the
+    estimator's (``EstimatorSpec.cost``).
     """
 
     kind: str
     method: str | None = None  # late: mean | weighted | stacked; hybrid: concat | gated
     description: str = ""
     space: Callable[[Any], dict[str, Any]] | None = None
+    cost: float | None = None
 
 
 FUSIONS: dict[str, FusionSpec] = {
@@ -62,10 +69,10 @@ FUSIONS: dict[str, FusionSpec] = {
         "late", "stacked", "logistic meta-learner on out-of-fold per-modality probabilities"
     ),
     "hybrid_concat": FusionSpec(
-        "hybrid", "concat", "torch encoders per modality, concatenated embeddings", space_hybrid
+        "hybrid", "concat", "torch encoders per modality, concatenated embeddings", space_hybrid, 6.0
     ),
     "hybrid_gated": FusionSpec(
-        "hybrid", "gated", "torch encoders per modality, attention-gated embeddings", space_hybrid
+        "hybrid", "gated", "torch encoders per modality, attention-gated embeddings", space_hybrid, 6.0
     ),
 }
 
@@ -88,6 +95,14 @@ def search_space_of(estimator: str, fusion: str) -> Callable[[Any], dict[str, An
     """The Optuna space a cell searches: the hybrid network's for hybrid fusions, else the estimator's."""
     spec = get_fusion_spec(fusion)
     return spec.space if spec.space is not None else get_estimator_spec(estimator).space
+
+
+def cost_of(estimator: str, fusion: str) -> float:
+    """Rough relative tuning time per modality of a cell (for ordering only; 1.0 when unregistered)."""
+    spec = FUSIONS.get(fusion)
+    if spec is not None and spec.cost is not None:
+        return spec.cost
+    return ESTIMATORS[estimator].cost if estimator in ESTIMATORS else 1.0
 
 
 def search_ranges(estimator: str, fusion: str) -> dict[str, list[float]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.cohort.language import REPORT_LANGUAGE_COLUMN
 from benchmarks.store import (
     REPORT_DIR,
     REPORT_FIGURES_DIR,
@@ -77,6 +78,19 @@ def _cohort_tables(cohort: pd.DataFrame) -> list[T.Table]:
     return out
 
 
+def _report_languages(cohort: pd.DataFrame) -> dict[str, str] | None:
+    """Patient id -> language group of the reports, from the cohort summary (None when it has none)."""
+    if REPORT_LANGUAGE_COLUMN not in cohort.columns or cohort.empty:
+        return None
+    return dict(
+        zip(
+            cohort["patient_id"].astype(str),
+            cohort[REPORT_LANGUAGE_COLUMN].fillna("").astype(str),
+            strict=True,
+        )
+    )
+
+
 def _task_tables(
     task: str,
     task_type: str,
@@ -116,6 +130,8 @@ def build_report(
 ) -> ReportPaths:
     """Rebuild every table and figure, ``report.tex`` (+ PDF when pdflatex exists) and ``summary.md``.
 
+    ``pdf``: build ``report.pdf``; when pdflatex is installed but fails, ``pdf_error`` holds why and
+    ``summary.md`` says so (the command line then exits non-zero); without pdflatex the PDF is skipped.
     ``out_dir`` defaults to the run's report folder. ``n_boot`` resamples are used for multiclass AUC CIs,
     ROC bands and (with ``paired_bootstrap``) a bootstrap CI of every ΔAUC beside the DeLong CI.
     Same inputs and seed give identical files.
@@ -187,10 +203,20 @@ def build_report(
 
     saved_figs: dict[str, dict[str, Path]] = {}
     fig_entries: list[FigureEntry] = []
+    report_language = _report_languages(run["cohort_summary"])
     for task in task_list:
         models = split_models(pooled, task, len(classes[task][1]))
         figs, entries = task_figures(
-            task, task_types[task], models, perf, comps, fig_dir, n_boot=n_boot, level=level, seed=seed
+            task,
+            task_types[task],
+            models,
+            perf,
+            comps,
+            fig_dir,
+            n_boot=n_boot,
+            level=level,
+            seed=seed,
+            report_language=report_language,
         )
         saved_figs.update(figs)
         fig_entries += entries
@@ -208,21 +234,21 @@ def build_report(
             POOLING_NOTE,
         ],
     )
-    headline = [task_headline(t, task_types[t], perf, comps) for t in task_list]
-    summary_md = write_text(
-        summary_markdown(
-            run["provenance"], headline, perf_tables, comp_tables, failed_table, diagnostics,
-            n_boot=n_boot, level=level, adjust=comps.adjust,
-        ),
-        out_dir / SUMMARY_MD,
-    )  # fmt: skip
     pdf_path, pdf_error = None, None
     if pdf:
         try:
             pdf_path = compile_pdf(tex)
-        except (LatexError, OSError) as exc:  # the sources are written; the PDF is a convenience
+        except (LatexError, OSError) as exc:  # the sources are written; the caller decides the exit code
             pdf_error = str(exc)
             log.warning("%s not built: %s", tex.with_suffix(".pdf").name, exc)
+    headline = [task_headline(t, task_types[t], perf, comps) for t in task_list]
+    summary_md = write_text(
+        summary_markdown(
+            run["provenance"], headline, perf_tables, comp_tables, failed_table, diagnostics,
+            n_boot=n_boot, level=level, adjust=comps.adjust, pdf_error=pdf_error,
+        ),
+        out_dir / SUMMARY_MD,
+    )  # fmt: skip
     return ReportPaths(
         out_dir=out_dir,
         tables=saved_tables,

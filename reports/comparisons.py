@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -395,6 +396,42 @@ def per_class_auc_frame(
 
 
 # --- performance by availability pattern -----------------------------------------------------------
+def _auc_rows(
+    m: ModelPredictions, groups: np.ndarray, *, level: float, min_n: int, n_boot: int, seed: int
+) -> list[dict[str, Any]]:
+    """One row per group label of ``groups`` (aligned with ``m``'s patients; "" is left out): AUC and CI."""
+    rows = []
+    for group in sorted(set(groups) - {""}):
+        sel = groups == group
+        y, P = m.y[sel], m.proba[sel]
+        note = ""
+        auc = lo = hi = np.nan
+        if sel.sum() < min_n:
+            note = f"fewer than {min_n} patients"
+        elif np.unique(y).size < P.shape[1]:
+            note = "a class is absent"
+        else:
+            auc, lo, hi, _ = auc_with_ci(y, P, level=level, n_boot=n_boot, seed=seed)
+        rows.append(
+            {
+                "task": m.key[0],
+                "model": m.label,
+                "label": m.label,
+                "pattern": group,
+                "n_pattern": int(sel.sum()),
+                "auc": auc,
+                "auc_low": lo,
+                "auc_high": hi,
+                "note": note,
+            }
+        )
+    return rows
+
+
+REPORT_LANGUAGE_PATTERN = "text reports: {}"
+"""Pattern label of the per-language rows of :func:`performance_by_pattern` ("text reports: fr")."""
+
+
 def performance_by_pattern(
     models: Mapping[tuple, ModelPredictions],
     keys: list[tuple],
@@ -403,40 +440,28 @@ def performance_by_pattern(
     min_n: int = 10,
     n_boot: int = 200,
     seed: int = 0,
+    report_language: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """AUC with CI of each model in ``keys`` within each availability pattern (the ``pattern`` column).
 
-    A pattern with fewer than ``min_n`` patients or without every class gets NaN and a ``note``.
+    With ``report_language`` (patient id -> language group of the patient's reports, e.g. "en", "fr",
+    "en+fr", as in the cohort summary), each model that uses the text modality also gets one row per
+    language group, pattern ``text reports: <group>``. A group with fewer than ``min_n`` patients or
+    without every class gets NaN and a ``note``.
     """
     rows = []
     for key in keys:
         m = models[key]
-        if m.pattern is None:
-            continue
-        for pattern in sorted(set(m.pattern)):
-            sel = m.pattern == pattern
-            y, P = m.y[sel], m.proba[sel]
-            note = ""
-            auc = lo = hi = np.nan
-            if sel.sum() < min_n:
-                note = f"fewer than {min_n} patients"
-            elif np.unique(y).size < P.shape[1]:
-                note = "a class is absent"
-            else:
-                auc, lo, hi, _ = auc_with_ci(y, P, level=level, n_boot=n_boot, seed=seed)
-            rows.append(
-                {
-                    "task": key[0],
-                    "model": m.label,
-                    "label": m.label,
-                    "pattern": pattern,
-                    "n_pattern": int(sel.sum()),
-                    "auc": auc,
-                    "auc_low": lo,
-                    "auc_high": hi,
-                    "note": note,
-                }
+        opts = {"level": level, "min_n": min_n, "n_boot": n_boot, "seed": seed}
+        if m.pattern is not None:
+            rows += _auc_rows(m, m.pattern, **opts)
+        if report_language is not None and "text" in key[1].split("+"):
+            langs = [report_language.get(p, "") for p in m.patient_id]
+            groups = np.array(
+                [REPORT_LANGUAGE_PATTERN.format(g) if g not in ("", "none") else "" for g in langs],
+                dtype=object,
             )
+            rows += _auc_rows(m, groups, **opts)
     return pd.DataFrame(
         rows, columns=["task", "model", "label", "pattern", "n_pattern", "auc", "auc_low", "auc_high", "note"]
     )
@@ -446,6 +471,7 @@ __all__ = [
     "DefaultComparisons",
     "ModelPredictions",
     "POOLING_NOTE",
+    "REPORT_LANGUAGE_PATTERN",
     "auc_with_ci",
     "best_per_modality_set",
     "compare_pair",

@@ -1,4 +1,9 @@
-"""The standalone ``report.tex`` that inputs every table and includes every figure, and its pdflatex build."""
+"""The standalone ``report.tex`` that inputs every table and includes every figure, and its pdflatex build.
+
+The source is pure ASCII (every text goes through :func:`reports.formatting.latex_escape`) in the T1 font
+encoding, so accented and special Latin letters are typeset as they are; Latin Modern (Debian ``lmodern``)
+gives vector fonts, and without it TeX falls back to the EC fonts.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,8 @@ from benchmarks.store import REPORT_TEX, write_text
 from reports.formatting import latex_escape
 
 PREAMBLE = r"""\documentclass[10pt,a4paper]{article}
-\usepackage[utf8]{inputenc}
+\usepackage[T1]{fontenc}
+\IfFileExists{lmodern.sty}{\usepackage{lmodern}}{}
 \usepackage[margin=2cm]{geometry}
 \usepackage{booktabs}
 \usepackage{graphicx}
@@ -87,22 +93,30 @@ class LatexError(RuntimeError):
 
 
 def compile_pdf(tex_path: str | Path, *, runs: int = 1, timeout: float = 120.0) -> Path | None:
-    """Build the PDF with pdflatex (``runs`` > 1 if cross-references are added). None when pdflatex is absent."""
+    """Build the PDF with pdflatex (``runs`` > 1 if cross-references are added). None when pdflatex is absent.
+
+    A previous PDF is removed first, so a failed build (:class:`LatexError`, also after ``timeout``
+    seconds) never leaves an outdated one behind.
+    """
     exe = shutil.which("pdflatex")
     if exe is None:
         return None
     tex_path = Path(tex_path).resolve()
+    tex_path.with_suffix(".pdf").unlink(missing_ok=True)
     env = {**os.environ, "TEXMFOUTPUT": str(tex_path.parent)}
     for _ in range(runs):
-        proc = subprocess.run(
-            [exe, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", tex_path.name],
-            cwd=tex_path.parent,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            env=env,
-        )
+        try:
+            proc = subprocess.run(
+                [exe, "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", tex_path.name],
+                cwd=tex_path.parent,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
+                env=env,
+            )
+        except subprocess.TimeoutExpired:
+            raise LatexError(f"pdflatex did not finish {tex_path} within {timeout:g} s") from None
         if proc.returncode != 0:
             errors = [
                 ln

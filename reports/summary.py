@@ -14,10 +14,11 @@ import pandas as pd
 
 from reports.comparisons import POOLING_NOTE, DefaultComparisons, comparison_text, ranked_models
 from reports.diagnostics import Diagnostic
-from reports.formatting import fmt_ci
+from reports.formatting import fmt_ci, markdown_escape
 from reports.tables import Table
 
 NO_PREDICTIONS = "- No model produced predictions; see Failed cells."
+PDF_NOT_BUILT = "report.pdf was not built (the LaTeX sources are in report.tex):"
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,15 @@ class TaskHeadline:
     fusion_gain: str | None = None
 
     def lines(self, *, markdown: bool = False) -> list[str]:
-        """Plain text lines, or Markdown (task name bold, the gain indented under its list item)."""
-        name = f"**{self.task}**" if markdown else self.task
+        """Plain text lines, or Markdown (task name bold, the gain indented under its list item, every
+        name escaped)."""
+        esc = markdown_escape if markdown else str
+        name = f"**{esc(self.task)}**" if markdown else self.task
         if self.best is None:
             return [f"- {name}: no model could be scored."]
-        out = [f"- {name} ({self.task_type}): {self.best}."]
+        out = [f"- {name} ({esc(self.task_type)}): {esc(self.best)}."]
         if self.fusion_gain is not None:
-            out.append(("  " if markdown else "") + f"Largest fusion gain: {self.fusion_gain}.")
+            out.append(("  " if markdown else "") + f"Largest fusion gain: {esc(self.fusion_gain)}.")
         return out
 
 
@@ -71,8 +74,9 @@ def summary_markdown(
     n_boot: int,
     level: float,
     adjust: str,
+    pdf_error: str | None = None,
 ) -> str:
-    """The text of ``summary.md``."""
+    """The text of ``summary.md``; ``pdf_error`` (why pdflatex failed) is stated under the headline."""
     prov = provenance or {}
     git = prov.get("git", {}) if isinstance(prov.get("git"), dict) else {}
     lines = ["# cdbench run summary", ""]
@@ -84,6 +88,7 @@ def summary_markdown(
         "",
         *headline_text(headline, markdown=True),
         "",
+        *([f"**{PDF_NOT_BUILT}** {markdown_escape(pdf_error)}", ""] if pdf_error else []),
         f"_{POOLING_NOTE} Binary AUC CIs: DeLong; multiclass macro OvR AUC CIs: percentile bootstrap over "
         f"patients ({n_boot} resamples); ROC bands: bootstrap ({n_boot}). Comparisons: p adjusted within "
         f"each family ({adjust}); level {level:g}._",
@@ -101,7 +106,9 @@ def summary_markdown(
     lines += ["## Diagnostics", ""]
     if diagnostics:
         lines += [
-            f"- `{d.code}` ({d.severity}){f' [{d.task}]' if d.task else ''}: {d.message}" for d in diagnostics
+            f"- `{d.code}` ({d.severity}){f' [{markdown_escape(d.task)}]' if d.task else ''}: "
+            f"{markdown_escape(d.message)}"
+            for d in diagnostics
         ]
     else:
         lines.append("No diagnostics.")

@@ -209,7 +209,7 @@ def cohort_table(
     from tableone import TableOne
 
     skip = {"patient_id", group}
-    df = cohort[[c for c in cohort.columns if not c.startswith("features_")]].copy()
+    df = cohort[[c for c in cohort.columns if not c.startswith(("features_", "n_reports_"))]].copy()
     avail = [c for c in df.columns if c.startswith("avail_") or pd.api.types.is_bool_dtype(df[c])]
     for c in avail:  # flags as yes/no counts
         df[c] = df[c].map({True: "yes", False: "no"}).astype(object)
@@ -298,13 +298,21 @@ def availability_table(cohort: pd.DataFrame, *, group: str = "severity") -> Tabl
     for g in frame.columns[len(mods) + 3 :]:
         display[str(g)] = frame[g].astype(int).astype(str)
     counts = ", ".join(f"{m}: {int(frame.loc[frame[m], 'n'].sum())}" for m in mods)
+    notes = [f"Patients with each modality: {counts}; N = {int(frame['n'].sum())}."]
+    by_language = [c for c in cohort.columns if c.startswith("n_reports_")]
+    if by_language:  # reports per language (cohort summary: given in reports.csv or detected)
+        langs = ", ".join(
+            f"{c.removeprefix('n_reports_').replace('_language', '')}: {int(cohort[c].sum())}"
+            for c in by_language
+        )
+        notes.append(f"Reports by language: {langs}.")
     return Table(
         name="table_availability",
         data=frame,
         display=display,
         caption="Modality availability patterns (patients per pattern, overall and by class).",
         label="tab:availability",
-        notes=[f"Patients with each modality: {counts}; N = {int(frame['n'].sum())}."],
+        notes=notes,
     )
 
 

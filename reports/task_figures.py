@@ -50,8 +50,12 @@ def task_figures(
     n_boot: int,
     level: float,
     seed: int,
+    report_language: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, dict[str, Path]], list[FigureEntry]]:
-    """ROC, forest, calibration and pattern figures of one task: saved paths by stem, report entries."""
+    """ROC, forest, calibration and pattern figures of one task: saved paths by stem, report entries.
+
+    ``report_language`` (patient id -> language group of the reports) adds per-language rows for the
+    models that use text to the pattern figure and its CSV."""
     keys = figure_models(perf, task)
     stem = slug(task)
     pct = int(round(level * 100))
@@ -113,13 +117,26 @@ def task_figures(
         + (" (confidence of the predicted class vs accuracy)." if multiclass else "."),
     )
     # AUC by availability pattern
-    pat = performance_by_pattern(models, keys, level=level, n_boot=min(n_boot, PATTERN_MAX_BOOT), seed=seed)
+    pat = performance_by_pattern(
+        models,
+        keys,
+        level=level,
+        n_boot=min(n_boot, PATTERN_MAX_BOOT),
+        seed=seed,
+        report_language=report_language,
+    )
     save(
         "pattern",
         F.pattern_figure(pat, title=f"{task}: AUC by modality-availability pattern"),
         pat,
         f"{task}: AUC ({pct}% CI) of the best model of each modality set within each availability "
-        "pattern (patients who have exactly those modalities). Patterns with fewer than 10 patients or "
-        "a missing class are left out.",
+        "pattern (patients who have exactly those modalities)"
+        + (
+            "; for the models that use text, also within each language group of the patients' reports "
+            "(text reports: en, fr, en+fr)"
+            if report_language
+            else ""
+        )
+        + ". Patterns with fewer than 10 patients or a missing class are left out.",
     )
     return out, entries

@@ -4,13 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # TeX for report.pdf (optional: without it the LaTeX sources are still written). Needs root and apt.
-if ! command -v pdflatex >/dev/null 2>&1; then
+# lmodern (9.5 MB): vector Latin Modern fonts for report.tex's T1 encoding (else TeX draws bitmap fonts).
+if ! command -v pdflatex >/dev/null 2>&1 || ! kpsewhich lmodern.sty >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      texlive-latex-base texlive-latex-recommended >/dev/null) \
+      texlive-latex-base texlive-latex-recommended lmodern >/dev/null) \
       || echo "setup: warning: could not install TeX; report.pdf will be skipped" >&2
   else
-    echo "setup: pdflatex not found and cannot apt-get install it; report.pdf will be skipped" >&2
+    echo "setup: pdflatex or lmodern not found and cannot apt-get install them; report.pdf may be skipped" >&2
   fi
 fi
 

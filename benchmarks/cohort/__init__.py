@@ -10,15 +10,21 @@ out of the cohort and listed in ``Cohort.excluded``: nothing is dropped silently
 
 Policy, chosen so that a real cohort with a few damaged files can still be benchmarked:
 
-- fatal: no readable ``patients.csv``; a required column missing; empty or duplicated patient ids in
-  ``patients.csv``; no endpoint column at all; malformed rows of ``patients.csv``; a path that is
-  absolute or leaves the cohort folder (refused, never opened).
+- fatal: no readable ``patients.csv``; a required column missing (a table separated by semicolons or
+  tabs says so); empty or duplicated patient ids in ``patients.csv``; no endpoint column at all;
+  malformed rows of ``patients.csv``; a path that is absolute or leaves the cohort folder, and a table
+  that resolves outside it or is a special file (refused, never opened); a table that is not UTF-8
+  (UTF-16 or UTF-32, NUL bytes).
 - error (data excluded, run continues): rows naming unknown patients or no patient; unreadable,
-  truncated or missing image files; a mask whose geometry differs from its image; an empty mask;
+  truncated or missing image files; an image or mask that is a special file (a FIFO, a device, a
+  socket; refused, never opened); NaN or infinite image voxels inside the mask (anywhere in the
+  image with ``check_images="full"``); a mask whose geometry differs from its image; an empty mask;
   empty or non-UTF-8 report text; impossible values (the cell is set missing); a patient with no
   endpoint value at all.
 - warning (kept): some endpoints missing; severity disagreeing with the SES-CD band; unknown columns
-  in ``pro.csv``; unknown report types or image modalities; a missing modality table.
+  in ``pro.csv``; unknown report types or image modalities; a missing modality table, or one with a
+  header only; a mask without label 1, with other labels besides 1 (radiomics reads label 1 only), or
+  covering the whole image.
 
 ``strict=True`` makes every error fatal.
 
@@ -30,7 +36,7 @@ from __future__ import annotations
 from benchmarks.cohort.cells import NA_TOKENS
 from benchmarks.cohort.image_checks import CHECK_IMAGES
 from benchmarks.cohort.loading import Cohort, load_cohort, validate_cohort
-from benchmarks.cohort.problems import EXCLUDED_COLUMNS, CohortError, Problem, ValidationReport
+from benchmarks.cohort.problems import EXCLUDED_COLUMNS, CohortError, Problem, UserError, ValidationReport
 from benchmarks.cohort.schema import ENDPOINT_COLUMNS, SEVERITY_SES_CD_BANDS, severity_from_ses_cd
 
 __all__ = [
@@ -42,6 +48,7 @@ __all__ = [
     "Cohort",
     "CohortError",
     "Problem",
+    "UserError",
     "ValidationReport",
     "load_cohort",
     "severity_from_ses_cd",

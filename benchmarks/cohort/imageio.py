@@ -6,7 +6,9 @@ Validation needs three things at very different costs, so they are separate func
 - ``check_integrity``: a cheap test that the voxel data is complete (NIfTI: compare the declared data
   size with the file, or with the gzip trailer for ``.nii.gz``), falling back to a full read for the
   formats where no cheap test exists;
-- ``read_image``: the whole image with its voxels.
+- ``read_image``: the whole image with its voxels;
+- ``non_finite_voxels``: where an image stores NaN or infinite voxels (for NIfTI from the file's own
+  bytes, because ITK's NIfTI reader silently turns them into 0).
 """
 
 from __future__ import annotations
@@ -18,13 +20,20 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import SimpleITK as sitk
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 NRRD_SUFFIXES = (".nrrd", ".nhdr")
 META_SUFFIXES = (".mha", ".mhd")
 IMAGE_SUFFIXES = NIFTI_SUFFIXES + NRRD_SUFFIXES + META_SUFFIXES
+FLOAT_PIXEL_IDS = (sitk.sitkFloat32, sitk.sitkFloat64)
+FLOAT_PIXEL_TYPES = frozenset(sitk.GetPixelIDValueAsString(i) for i in FLOAT_PIXEL_IDS)
+"""Pixel types (as in ``ImageInfo.pixel_type``) that can hold NaN or infinite voxels."""
+NIFTI_FLOAT_DTYPES = {16: "f4", 64: "f8"}
+"""NIfTI datatype codes of scalar floating-point voxels (DT_FLOAT32, DT_FLOAT64) and their numpy type."""
 
 
 class ImageReadError(Exception):
@@ -46,6 +55,11 @@ class ImageInfo:
     @property
     def dimension(self) -> int:
         return len(self.size)
+
+    @property
+    def is_float(self) -> bool:
+        """Whether the voxels are floating point, so that some may be NaN or infinite."""
+        return self.pixel_type in FLOAT_PIXEL_TYPES
 
 
 def image_format(path: str | os.PathLike[str]) -> str:
@@ -180,19 +194,37 @@ def read_image_info(path: str | os.PathLike[str]) -> ImageInfo:
 
 
 # --- cheap integrity check --------------------------------------------------------------------------
-def _nifti_expected_bytes(header: bytes) -> int | None:
-    """Total uncompressed size (header + voxels) a NIfTI-1/2 header declares, or None if not NIfTI."""
+@dataclass(frozen=True)
+class _NiftiHeader:
+    endian: str  # "<" or ">"
+    shape: tuple[int, ...]  # sizes along x, y, z, ... (dim[1..ndim], each at least 1)
+    datatype: int
+    bitpix: int
+    vox_offset: int
+
+    @property
+    def n_voxels(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def expected_bytes(self) -> int:
+        """Total uncompressed size (header + voxels) the header declares."""
+        return self.vox_offset + self.n_voxels * self.bitpix // 8
+
+
+def _parse_nifti_header(header: bytes) -> _NiftiHeader | None:
+    """The fields of a NIfTI-1/2 header that locate and type the voxels, or None if not NIfTI."""
     if len(header) < 4:
         return None
     for endian in "<>":
         (sizeof_hdr,) = struct.unpack(endian + "i", header[:4])
         if sizeof_hdr == 348 and len(header) >= 348:
             dims = struct.unpack(endian + "8h", header[40:56])
-            (bitpix,) = struct.unpack(endian + "h", header[72:74])
+            datatype, bitpix = struct.unpack(endian + "2h", header[70:74])
             (vox_offset,) = struct.unpack(endian + "f", header[108:112])
             break
         if sizeof_hdr == 540 and len(header) >= 540:
-            (bitpix,) = struct.unpack(endian + "h", header[14:16])
+            datatype, bitpix = struct.unpack(endian + "2h", header[12:16])
             dims = struct.unpack(endian + "8q", header[16:80])
             (vox_offset,) = struct.unpack(endian + "q", header[168:176])
             break
@@ -201,10 +233,14 @@ def _nifti_expected_bytes(header: bytes) -> int | None:
     ndim = int(dims[0])
     if not 1 <= ndim <= 7 or bitpix <= 0:
         return None
-    n_vox = 1
-    for d in dims[1 : ndim + 1]:
-        n_vox *= max(int(d), 1)
-    return int(vox_offset) + n_vox * int(bitpix) // 8
+    shape = tuple(max(int(d), 1) for d in dims[1 : ndim + 1])
+    return _NiftiHeader(endian, shape, int(datatype), int(bitpix), int(vox_offset))
+
+
+def _nifti_expected_bytes(header: bytes) -> int | None:
+    """Total uncompressed size (header + voxels) a NIfTI-1/2 header declares, or None if not NIfTI."""
+    parsed = _parse_nifti_header(header)
+    return None if parsed is None else parsed.expected_bytes
 
 
 def _gunzip_length(path: Path) -> int:
@@ -233,15 +269,16 @@ def check_integrity(path: str | os.PathLike[str], full: bool = False) -> None:
         read_image(p)
 
 
+def _open_nifti(p: Path) -> Any:
+    """The file's uncompressed byte stream (``.nii.gz`` through gzip)."""
+    return gzip.open(p, "rb") if p.name.lower().endswith(".gz") else open(p, "rb")
+
+
 def _check_nifti(p: Path) -> None:
     gz = p.name.lower().endswith(".gz")
     try:
-        if gz:
-            with gzip.open(p, "rb") as fh:
-                header = fh.read(540)
-        else:
-            with open(p, "rb") as fh:
-                header = fh.read(540)
+        with _open_nifti(p) as fh:
+            header = fh.read(540)
         expected = _nifti_expected_bytes(header)
         if expected is None:
             raise ImageReadError("not a NIfTI-1/2 header")
@@ -262,6 +299,60 @@ def _check_nifti(p: Path) -> None:
         raise ImageReadError(f"corrupt or truncated compressed data: {exc}") from exc
     if actual < expected:
         raise ImageReadError(f"truncated: the header declares {expected} bytes, the data has {actual}")
+
+
+# --- NaN and infinite voxels -------------------------------------------------------------------------
+def non_finite_voxels(
+    path: str | os.PathLike[str],
+    image: sitk.Image | None = None,
+    z_range: tuple[int, int] | None = None,
+) -> np.ndarray | None:
+    """Where a 3-D scalar image stores NaN or infinite voxels: a boolean array in ``(z, y, x)`` order
+    (``sitk.GetArrayViewFromImage``'s), restricted to the slices ``z_range`` (first, last) when given;
+    None when its voxels are integers, which cannot hold them.
+
+    NIfTI voxels are read from the file's own bytes (only the slices asked for): ITK's NIfTI reader
+    replaces NaN and infinite values by 0 without a word, so they are invisible in the image it returns.
+    Other formats keep them: ``image`` (that file, already read) is used, or the file is read.
+    """
+    if image_format(path) == "nifti":
+        return _nifti_non_finite(Path(path), z_range)
+    return non_finite_in(image if image is not None else read_image(path), z_range)
+
+
+def non_finite_in(image: sitk.Image, z_range: tuple[int, int] | None = None) -> np.ndarray | None:
+    """NaN or infinite voxels of an image in memory (see ``non_finite_voxels``)."""
+    if image.GetPixelID() not in FLOAT_PIXEL_IDS:
+        return None
+    arr = sitk.GetArrayViewFromImage(image)
+    if z_range is not None and arr.ndim == 3:
+        arr = arr[z_range[0] : z_range[1] + 1]
+    return ~np.isfinite(arr)
+
+
+def _nifti_non_finite(p: Path, z_range: tuple[int, int] | None) -> np.ndarray | None:
+    try:
+        with _open_nifti(p) as fh:
+            header = _parse_nifti_header(fh.read(540))
+            if header is None:
+                raise ImageReadError("not a NIfTI-1/2 header")
+            code = NIFTI_FLOAT_DTYPES.get(header.datatype)
+            if code is None:
+                return None
+            nx, ny, nz = (*header.shape, 1, 1)[:3]
+            z0, z1 = z_range if z_range is not None else (0, header.n_voxels // (nx * ny) - 1)
+            plane = nx * ny * header.bitpix // 8
+            fh.seek(header.vox_offset + z0 * plane)
+            n_planes = z1 - z0 + 1
+            data = fh.read(n_planes * plane)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ImageReadError(f"corrupt or truncated compressed data: {exc}") from exc
+    if len(data) < n_planes * plane:
+        raise ImageReadError(
+            f"truncated: slices {z0}-{z1} need {n_planes * plane} bytes, the data has {len(data)}"
+        )
+    arr = np.frombuffer(data, dtype=header.endian + code).reshape(n_planes, ny, nx)
+    return ~np.isfinite(arr)
 
 
 # --- geometry comparison ----------------------------------------------------------------------------

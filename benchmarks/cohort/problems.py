@@ -177,7 +177,15 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-class CohortError(Exception):
+class UserError(Exception):
+    """A problem with what the user gave (a folder, a file, a setting), not a bug in cdbench.
+
+    The message says what is wrong, where (patient, file, field when there is one) and how to fix it;
+    the command line prints it without a traceback and exits non-zero.
+    """
+
+
+class CohortError(UserError):
     """The cohort has fatal problems; ``report`` holds every problem found."""
 
     def __init__(self, report: ValidationReport):

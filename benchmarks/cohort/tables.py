@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +13,25 @@ from typing import Any
 import pandas as pd
 
 from benchmarks.cohort import schema
+from benchmarks.cohort.paths import resolve_inside, special_file
 from benchmarks.cohort.problems import ProblemLog
 
 BAD_UTF8 = re.compile("[\udc80-\udcff]")
 """A byte that is not valid UTF-8, as decoded with ``errors="surrogateescape"``."""
 
 SOURCE_ROW = "source_row"
+
+SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+"""Field separators that spreadsheet exports use instead of commas, named for messages."""
+
+SAVE_AS_CSV = "save it as comma-separated UTF-8 CSV (in Excel: Save As 'CSV UTF-8 (Comma delimited)')"
+
+BYTE_ORDER_MARKS = (
+    (b"\xff\xfe\x00\x00", "UTF-32", "FF FE 00 00"),
+    (b"\x00\x00\xfe\xff", "UTF-32", "00 00 FE FF"),
+    (b"\xff\xfe", "UTF-16", "FF FE"),
+    (b"\xfe\xff", "UTF-16", "FE FF"),
+)
 """Column of the loaded modality tables: the data row of the CSV file it comes from."""
 
 
@@ -41,13 +55,27 @@ def read_table(
     """Parse ``root / file``; None (after recording why) when the file cannot be used at all.
 
     ``essential`` (patients.csv): an empty file and a malformed row are fatal; otherwise an empty file
-    means the modality is absent and a malformed row is an error that ignores the row.
+    means the modality is absent and a malformed row is an error that ignores the row. A file that
+    resolves outside the cohort folder or is not a regular file (a FIFO, a device) is refused without
+    being opened, and a file that is not UTF-8 text (UTF-16, UTF-32, NUL bytes) is refused: all fatal.
     """
-    path = root / file
+    path, why = resolve_inside(root.resolve(), file)
+    if path is None:
+        log.add("error", file, f"{why}; put the table itself in the cohort folder", fatal=True)
+        return None
+    special = special_file(path)
+    if special is not None:
+        msg = f"refused without opening it: {special}, not a regular file; put the CSV file itself there"
+        log.add("error", file, msg, fatal=True)
+        return None
     try:
         raw = path.read_bytes()
     except OSError as exc:
         log.add("error", file, f"cannot read the file: {exc.strerror or exc}", fatal=True)
+        return None
+    encoding = _not_utf8(raw)
+    if encoding is not None:
+        log.add("error", file, f"{encoding}; cdbench reads UTF-8: {SAVE_AS_CSV}", fatal=True)
         return None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -67,7 +95,7 @@ def read_table(
             log.add("warning", file, "the file is empty: no patient has this modality")
         return None
     header = [c.strip() for c in records[0]]
-    if not _header_ok(header, file, required, log):
+    if not _header_ok(header, file, required, log, _separator(text)):
         return None
     for i, name in enumerate(header):
         if not name:
@@ -90,8 +118,41 @@ def read_table(
     return Table(file, [h for h in header if h], rows)
 
 
-def _header_ok(header: list[str], file: str, required: tuple[str, ...], log: ProblemLog) -> bool:
-    """Column names decodable and unique, required ones present (every failure is fatal)."""
+def _not_utf8(raw: bytes) -> str | None:
+    """Why the bytes are text in another encoding than UTF-8 (a UTF-16/32 byte-order mark, NUL bytes)."""
+    for bom, name, shown in BYTE_ORDER_MARKS:
+        if raw.startswith(bom):
+            return f"the file is encoded as {name} (it starts with the byte-order mark {shown})"
+    if b"\x00" in raw[:65536]:
+        return "the file contains NUL bytes: it is UTF-16 or UTF-32 without a byte-order mark, or not text"
+    return None
+
+
+def _separator(text: str) -> str | None:
+    """The separator the first line is split by, when it is not a comma (a spreadsheet export)."""
+    first = text.split("\n", 1)[0]
+    counts = {sep: first.count(sep) for sep in SEPARATORS}
+    sep = max(counts, key=lambda k: counts[k])
+    return sep if counts[sep] > first.count(",") else None
+
+
+def _header_ok(
+    header: list[str], file: str, required: tuple[str, ...], log: ProblemLog, separator: str | None
+) -> bool:
+    """Column names decodable and unique, required ones present (every failure is fatal).
+
+    When required columns are missing and the first line is split by another separator than commas,
+    one problem names that separator and the fix instead of listing each column as missing.
+    """
+    missing = [name for name in required if name not in header]
+    if missing and separator is not None:
+        columns = "one column" if len(header) == 1 else f"{len(header)} columns"
+        msg = (
+            f"required column(s) missing: the file is separated by {SEPARATORS[separator]} "
+            f"({separator!r}), not commas, so its header reads as {columns}; {SAVE_AS_CSV}"
+        )
+        log.add("error", file, msg, field=",".join(missing), fatal=True)
+        return False
     ok = True
     for i, name in enumerate(header):
         if BAD_UTF8.search(name):
@@ -100,10 +161,9 @@ def _header_ok(header: list[str], file: str, required: tuple[str, ...], log: Pro
         elif name and header.index(name) != i:
             log.add("error", file, "column name appears more than once", field=name, fatal=True)
             ok = False
-    for name in required:
-        if name not in header:
-            log.add("error", file, "required column is missing", field=name, fatal=True)
-            ok = False
+    for name in missing:
+        log.add("error", file, "required column is missing", field=name, fatal=True)
+        ok = False
     return ok
 
 
@@ -112,10 +172,15 @@ def read_modality_table(
 ) -> Table | None:
     """The table of an optional modality, or None: absent (a warning) or unusable (recorded)."""
     file = schema.MODALITY_FILES[modality]
-    if not (root / file).is_file():
+    if not os.path.lexists(root / file):
         log.add("warning", file, f"file not present: no patient has the {modality} modality")
         return None
-    return read_table(root, file, required, log, essential=False)
+    table = read_table(root, file, required, log, essential=False)
+    if table is not None and not table.rows:
+        log.add(
+            "warning", file, f"the file has a header but no data row: no patient has the {modality} modality"
+        )
+    return table
 
 
 @dataclass

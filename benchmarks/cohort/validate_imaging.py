@@ -7,8 +7,8 @@ from typing import Any
 
 from benchmarks.cohort import imageio, schema
 from benchmarks.cohort.cells import attributed_rows, clear_bad_utf8, is_na, show
-from benchmarks.cohort.image_checks import ImageChecker
-from benchmarks.cohort.paths import resolve_inside
+from benchmarks.cohort.image_checks import ImageChecker, MaskCheck
+from benchmarks.cohort.paths import resolve_inside, special_file
 from benchmarks.cohort.problems import ProblemLog
 from benchmarks.cohort.tables import SOURCE_ROW, ModalityTable, Row, read_modality_table
 
@@ -78,12 +78,21 @@ def _scan_paths(log: ProblemLog, real_root: Path, row: Row, pid: str) -> dict[st
             msg = f"file not found ({f} row {row.num}); scan ignored"
             log.error_excluding(rel, msg, patient=pid, field=col, row=row.num, excluded_file=f)
             continue
+        special = special_file(path)
+        if special is not None:
+            msg = (
+                f"refused without opening it: {special}, not a regular file ({f} row {row.num}); "
+                f"scan ignored. Point {col} at the file (or DICOM series folder) itself"
+            )
+            log.error_excluding(rel, msg, patient=pid, field=col, row=row.num, excluded_file=f)
+            continue
         paths[col] = path
     return paths
 
 
 def _check_scan(log: ProblemLog, images: ImageChecker, pid: str, row: Row, paths: dict[str, Path]) -> bool:
-    """Whether the scan's image and mask are readable, non-empty and share one geometry."""
+    """Whether the scan's image and mask are readable, non-empty and share one geometry, and the image
+    has no NaN or infinite voxel where ``images`` looks (inside the mask; ``full``: anywhere)."""
     f = schema.IMAGING_FILE
     where = f"({f} row {row.num}); scan ignored"
     img_rel = row.cells[schema.IMAGE_COLUMN].strip()
@@ -109,15 +118,65 @@ def _check_scan(log: ProblemLog, images: ImageChecker, pid: str, row: Row, paths
         error(mask_rel, schema.MASK_COLUMN, f"unreadable or corrupt mask: {mask.error}")
     elif mask.content:
         error(mask_rel, schema.MASK_COLUMN, mask.content)
-    elif mask.labels_without_one is not None:
-        msg = (
-            f"mask has no voxel labelled 1 (labels {mask.labels_without_one}); "
-            f"radiomics reads label 1 unless configured ({f} row {row.num})"
-        )
-        log.add("warning", mask_rel, msg, patient=pid, field=schema.MASK_COLUMN, row=row.num)
+    else:
+        for msg in _mask_warnings(mask):
+            log.add(
+                "warning",
+                mask_rel,
+                f"{msg} ({f} row {row.num})",
+                patient=pid,
+                field=schema.MASK_COLUMN,
+                row=row.num,
+            )
     if img_info is None or mask.info is None:
         return False
     diffs = imageio.geometry_differences(img_info, mask.info)
     for d in diffs:
         error(mask_rel, schema.MASK_COLUMN, f"mask {d}")
-    return not diffs and mask.content is None
+    if diffs or mask.content is not None:
+        return False
+    if not img_info.is_float:
+        return True  # integer voxels cannot be NaN or infinite
+    found = images.non_finite(paths[schema.IMAGE_COLUMN], paths[schema.MASK_COLUMN])
+    if found.error:
+        error(img_rel, schema.IMAGE_COLUMN, f"unreadable or corrupt image: {found.error}")
+    elif found.inside:
+        whole = f" ({found.whole} in the whole image)" if found.whole else ""
+        error(
+            img_rel,
+            schema.IMAGE_COLUMN,
+            f"{found.inside} voxels inside the mask are NaN or infinite{whole}: the features would be "
+            "wrong; replace them with valid intensities in the image file, or correct the mask",
+        )
+    elif found.whole:
+        error(
+            img_rel,
+            schema.IMAGE_COLUMN,
+            f"{found.whole} voxels of the image are NaN or infinite (none inside the mask): intensity "
+            "normalisation, resampling and filters read them; replace them with valid intensities",
+        )
+    return not (found.error or found.inside or found.whole)
+
+
+def _mask_warnings(mask: MaskCheck) -> list[str]:
+    """What looks wrong with a non-empty mask's labels: radiomics reads label 1 only."""
+    more = ", ..." if mask.n_labels > len(mask.labels) else ""
+    shown = "[" + ", ".join(f"{v:g}" for v in mask.labels) + more + "]"
+    out = []
+    if not mask.has_label_one:
+        out.append(
+            f"mask has no voxel labelled 1 (labels {shown}); radiomics reads label 1 (the 'label' setting "
+            "of its parameter file), so this scan will fail extraction: relabel the region of interest to 1"
+        )
+    elif mask.n_labels > 1:
+        out.append(
+            f"mask has {mask.n_labels} labels ({shown}); radiomics reads label 1 only (the 'label' setting "
+            "of its parameter file) and ignores the others: if the region of interest has another label, "
+            "relabel it to 1"
+        )
+    if mask.covers_image:
+        out.append(
+            "mask labels every voxel of the image, so the features would describe the whole volume, not a "
+            "region of interest (an all-ones placeholder?): give the segmentation of the region"
+        )
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ def validate_patients(root: Path, log: ProblemLog) -> pd.DataFrame | None:
     """The patient table (index ``patient_id``; invalid cells missing), or None when patients.csv is
     missing or unreadable. Its fatal problems (duplicate ids, malformed rows, ...) are in ``log``."""
     f = schema.PATIENTS_FILE
-    if not (root / f).is_file():
+    if not os.path.lexists(root / f):
         log.add("error", f, "required file is missing", fatal=True)
         return None
     table = read_table(root, f, schema.PATIENTS_REQUIRED, log, essential=True)

@@ -7,12 +7,15 @@ from typing import Any
 
 from benchmarks.cohort import schema
 from benchmarks.cohort.cells import attributed_rows, clear_bad_utf8, is_na, show
+from benchmarks.cohort.language import SUPPORTED_LANGUAGES, UNDETERMINED, detect_language, normalise_language
 from benchmarks.cohort.problems import ProblemLog
 from benchmarks.cohort.tables import BAD_UTF8, SOURCE_ROW, ModalityTable, Row, read_modality_table
 
 
 def validate_reports(root: Path, known: set[str] | None, log: ProblemLog) -> ModalityTable:
-    """The usable reports: rows of reports.csv with decodable, non-empty text."""
+    """The usable reports: rows of reports.csv with decodable, non-empty text, each with its ``language``
+    (the optional column's ISO 639-1 code, else detected; a language the text features do not read is a
+    warning naming the patient and the row)."""
     table = read_modality_table(root, "text", schema.REPORTS_REQUIRED, log)
     if table is None:
         return ModalityTable.of([], [*schema.REPORTS_REQUIRED, SOURCE_ROW])
@@ -39,8 +42,31 @@ def validate_reports(root: Path, known: set[str] | None, log: ProblemLog) -> Mod
         rec[schema.PATIENT_ID] = pid
         rec[text_col] = text
         rec[SOURCE_ROW] = row.num
+        rec[schema.LANGUAGE_COLUMN] = _report_language(log, row, pid, text)
         records.append(rec)
-    return ModalityTable.of(records, [*table.columns, SOURCE_ROW], len(table.rows))
+    columns = [*dict.fromkeys([*table.columns, schema.LANGUAGE_COLUMN]), SOURCE_ROW]
+    return ModalityTable.of(records, columns, len(table.rows))
+
+
+def _report_language(log: ProblemLog, row: Row, pid: str, text: str) -> str:
+    """The report's language: a valid ``language`` cell, else detected; warn when it cannot be read."""
+    col = schema.LANGUAGE_COLUMN
+    given = row.cells.get(col)
+    code = None
+    if isinstance(given, str) and not is_na(given):
+        code = normalise_language(given)
+        if code is None:
+            msg = f"language {show(given)} is not an ISO 639-1 code (e.g. en, fr); the language is detected"
+            log.add("warning", schema.REPORTS_FILE, msg, patient=pid, field=col, row=row.num)
+    how = "given" if code else "detected"
+    code = code or detect_language(text)
+    if code not in (*SUPPORTED_LANGUAGES, UNDETERMINED):
+        msg = (
+            f"report in language {code!r} ({how}); the text features read {list(SUPPORTED_LANGUAGES)} only, "
+            "so this report is not used"
+        )
+        log.add("warning", schema.REPORTS_FILE, msg, patient=pid, field=col, row=row.num)
+    return code
 
 
 def _check_report_type(log: ProblemLog, row: Row, pid: str) -> None:

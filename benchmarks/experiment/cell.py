@@ -31,13 +31,15 @@ TEST = "test"
 
 @dataclass(frozen=True)
 class CellSettings:
-    """What fitting a cell needs beyond its data: the global seed, the tuning budget, where studies live."""
+    """What fitting a cell needs beyond its data: the global seed, the tuning budget, where studies live,
+    and whether work is shared across the trials (``models.api.fit_predict_cell``; same results)."""
 
     seed: int
     n_trials: int
     inner_splits: int
     late_fusion: str  # "reuse" | "refit"
     study_prefix: str  # studies are named "<prefix>/<cell id>"
+    share_fold_work: bool = True
 
     def study_name(self, cell: Cell) -> str:
         return f"{self.study_prefix}/{cell.cell_id}"
@@ -243,6 +245,7 @@ def _fit_tuned(
         study_name=settings.study_name(cell),
         probe=probe,
         return_train_oof=want_oof,
+        share_fold_work=settings.share_fold_work,
     )
     meta.update(
         search_space=json.dumps(search_space(cell), sort_keys=True),

@@ -14,9 +14,15 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cohort.problems import UserError
 from benchmarks.cohort.schema import MODALITIES, modality_set_name
 from benchmarks.experiment.resources import usable_cores
 from features.engine import DEFAULT_FEATURES
+
+
+class ConfigError(UserError, ValueError):
+    """A configuration (profile, TOML file, flag or task definition) that cannot be run; says how to fix it."""
+
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
 PROFILES = ("smoke", "default")
@@ -52,13 +58,13 @@ def load_tasks(path: str | Path | None = None) -> dict[str, TaskDef]:
     for name, spec in raw.items():
         spec = dict(spec)
         if spec.get("type") not in ("binary", "multiclass"):
-            raise ValueError(
+            raise ConfigError(
                 f"task {name!r}: type must be 'binary' or 'multiclass', got {spec.get('type')!r}"
             )
         if spec["type"] == "binary" and "threshold" not in spec:
-            raise ValueError(f"task {name!r}: a binary task needs a 'threshold'")
+            raise ConfigError(f"task {name!r}: a binary task needs a 'threshold'")
         if spec["type"] == "multiclass" and len(spec.get("classes", ())) < 3:
-            raise ValueError(f"task {name!r}: a multiclass task needs at least 3 'classes'")
+            raise ConfigError(f"task {name!r}: a multiclass task needs at least 3 'classes'")
         spec["classes"] = tuple(spec.get("classes", ()))
         tasks[name] = TaskDef(name=name, **spec)
     return tasks
@@ -90,14 +96,18 @@ class RunConfig:
     n_jobs: int = field(default_factory=usable_cores)  # every usable core (affinity, cgroup quota)
     scheduler: str | None = None
     storage: str | None = None
+    # the matrix's fast path (same results): work shared across a cell's trials, largest cells first;
+    # False for both is the plain path that benchmarks.perf.bench_matrix times as its baseline
+    share_fold_work: bool = True
+    largest_first: bool = True
 
-    EXECUTION_KEYS = ("n_jobs", "scheduler", "storage")
+    EXECUTION_KEYS = ("n_jobs", "scheduler", "storage", "share_fold_work", "largest_first")
 
     def __post_init__(self) -> None:
         if self.late_fusion not in ("reuse", "refit"):
-            raise ValueError(f"late_fusion must be 'reuse' or 'refit', got {self.late_fusion!r}")
+            raise ConfigError(f"late_fusion must be 'reuse' or 'refit', got {self.late_fusion!r}")
         if self.folds < 2 or self.repeats < 1:
-            raise ValueError("folds must be >= 2 and repeats >= 1")
+            raise ConfigError("folds must be >= 2 and repeats >= 1")
 
     def modality_set_names(self) -> list[str]:
         """The modality sets of the matrix in canonical names; ``"all"`` means every non-empty subset."""
@@ -109,7 +119,7 @@ class RunConfig:
         known = load_tasks(self.tasks_file)
         missing = [t for t in self.tasks if t not in known]
         if missing:
-            raise ValueError(f"unknown tasks {missing}; defined: {sorted(known)}")
+            raise ConfigError(f"unknown tasks {missing}; defined: {sorted(known)}")
         return {t: known[t] for t in self.tasks}
 
     def identity(self) -> dict[str, Any]:
@@ -122,19 +132,37 @@ class RunConfig:
         return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:12]
 
 
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The keys of a user's TOML configuration file; a missing or malformed file is a ConfigError."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} not found; check the --config path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"configuration file {path} cannot be read ({exc}); save it as UTF-8 text"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
+
+
 def load_config(
     profile: str = "default", config_file: str | Path | None = None, **overrides: Any
 ) -> RunConfig:
     """Profile, then the user's TOML file, then explicit overrides (``None`` values are ignored)."""
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose from {PROFILES}")
+        raise ConfigError(f"unknown profile {profile!r}; choose from {PROFILES}")
     values: dict[str, Any] = tomllib.loads((PROFILES_DIR / f"{profile}.toml").read_text(encoding="utf-8"))
     if config_file is not None:
-        values.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
+        values.update(read_config_file(config_file))
     values.update({k: v for k, v in overrides.items() if v is not None})
     values["profile"] = profile
     known = {f.name for f in fields(RunConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"unknown configuration keys {unknown}; known: {sorted(known)}")
+        where = f" in {config_file}" if config_file is not None else ""
+        raise ConfigError(
+            f"unknown configuration keys {unknown}{where}; rename or remove them (known: {sorted(known)})"
+        )
     return RunConfig(**values)

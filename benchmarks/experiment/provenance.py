@@ -13,6 +13,13 @@ from typing import Any
 
 import pandas as pd
 
+from benchmarks.cohort import schema
+from benchmarks.cohort.language import (
+    DEFAULT_LANGUAGE,
+    REPORT_LANGUAGE_COLUMN,
+    SUPPORTED_LANGUAGES,
+    UNDETERMINED,
+)
 from benchmarks.experiment.code_hash import ROOT, code_version
 from benchmarks.experiment.config import RunConfig
 from features.engine import library_versions
@@ -31,6 +38,7 @@ TRACKED_LIBRARIES = (
     "spacy",
     "scispacy",
     "negspacy",
+    "lingua-language-detector",
     "sentence-transformers",
     "statsmodels",
     "dask",
@@ -107,12 +115,41 @@ def provenance(
     }
 
 
+def report_language_counts(cohort: Any) -> pd.DataFrame:
+    """Per patient: ``n_reports_en``, ``n_reports_fr``, ``n_reports_other_language`` (reports in a language
+    the text features do not read) and :data:`REPORT_LANGUAGE_COLUMN`. Undetermined ("und") counts as
+    English, as the text features read it. Languages come from the validated reports (given or detected)."""
+    idx = pd.Index(cohort.patient_ids, name="patient_id")
+    table = cohort.report_table
+    col = schema.LANGUAGE_COLUMN
+    langs = (
+        table[col].fillna(DEFAULT_LANGUAGE)
+        if col in table.columns
+        else pd.Series(DEFAULT_LANGUAGE, table.index)
+    )
+    langs = langs.replace(UNDETERMINED, DEFAULT_LANGUAGE)
+    groups = langs.where(langs.isin(SUPPORTED_LANGUAGES), "other_language")
+    counts = pd.crosstab(table[schema.PATIENT_ID], groups) if len(table) else pd.DataFrame(index=idx)
+    out = pd.DataFrame(index=idx)
+    for key in (*SUPPORTED_LANGUAGES, "other_language"):
+        out[f"n_reports_{key}"] = counts[key].reindex(idx, fill_value=0).astype(int) if key in counts else 0
+
+    def group(row: pd.Series) -> str:
+        present = [lang for lang in SUPPORTED_LANGUAGES if row[f"n_reports_{lang}"] > 0]
+        return "+".join(present) if present else ("other" if row["n_reports_other_language"] else "none")
+
+    out[REPORT_LANGUAGE_COLUMN] = out.apply(group, axis=1) if len(out) else pd.Series(dtype=str)
+    return out
+
+
 def cohort_summary(cohort: Any, blocks: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per patient for Table 1 and availability: clinical columns and endpoints, never text."""
+    """One row per patient for Table 1 and availability: clinical columns, endpoints and report languages
+    (:func:`report_language_counts`), never text."""
     keep = [c for c in SUMMARY_COLUMNS if c in cohort.patients.columns]
     summary = cohort.patients[keep].copy()
     for m in cohort.availability.columns:
         summary[f"avail_{m}"] = cohort.availability[m].astype(bool)
         summary[f"features_{m}"] = summary.index.isin(blocks[m].index) if m in blocks else False
+    summary = summary.join(report_language_counts(cohort))
     summary.index.name = "patient_id"
     return summary.reset_index()

@@ -22,7 +22,7 @@ from benchmarks.experiment.cell import CellJob, CellSettings, failed_meta, run_c
 from benchmarks.experiment.code_hash import code_version
 from benchmarks.experiment.config import RunConfig
 from benchmarks.experiment.executors import make_executor
-from benchmarks.experiment.matrix import Cell, build_matrix, plan_cells, unimodal_sources
+from benchmarks.experiment.matrix import Cell, build_matrix, largest_first, plan_cells, unimodal_sources
 from benchmarks.experiment.scoring import metrics_table
 from benchmarks.experiment.taskdata import TaskData, feature_label_checks, prepare_task_data
 from features.progress import progress_bar
@@ -81,10 +81,25 @@ def run_matrix(
     probe: Any = None,
     only: Iterable[Cell] | None = None,
 ) -> MatrixOutcome:
-    """Run every cell not yet done (all with ``force``), then consolidate the result tables."""
+    """Run every cell not yet done (all with ``force``), then consolidate the result tables.
+
+    Holds the run folder (``store.open_run``: its marker and exclusive lock, reentrant) throughout.
+    """
+    with store.open_run(run_dir) as run_dir:
+        return _run_matrix(config, endpoints, blocks, run_dir, force, progress, probe, only)
+
+
+def _run_matrix(
+    config: RunConfig,
+    endpoints: pd.DataFrame,
+    blocks: dict[str, pd.DataFrame],
+    run_dir: Path,
+    force: bool,
+    progress: bool,
+    probe: Any,
+    only: Iterable[Cell] | None,
+) -> MatrixOutcome:
     start = time.perf_counter()
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     datas = task_datas(config, endpoints, blocks)
     store.write_table(feature_label_checks(datas), run_dir / store.FEATURE_CHECKS)
     fit_cells, late_cells = plan_cells(matrix_of(config), config.late_fusion)
@@ -101,6 +116,12 @@ def run_matrix(
 
     def on_result(cell: Cell, meta: dict[str, Any], frame: pd.DataFrame) -> None:
         nonlocal failed
+        problem = store.prediction_problem(frame) if meta["status"] == "ok" else None
+        if problem:  # never stored as a result: recorded as a failed cell, retried on rerun
+            meta, frame = (
+                {**meta, "status": "failed", "error": f"invalid predictions: {problem}"},
+                pd.DataFrame(),
+            )
         store.write_cell(run_dir, cell.cell_id, meta, frame)
         failed += meta["status"] != "ok"
         if meta["status"] != "ok":
@@ -113,10 +134,13 @@ def run_matrix(
         inner_splits=config.inner_splits,
         late_fusion=config.late_fusion,
         study_prefix=config.config_hash(),
+        share_fold_work=config.share_fold_work,
     )
     job = CellJob(settings, str(run_dir), config.storage, probe)
     executor = make_executor(config.n_jobs, config.scheduler)
-    executor.run(job, [(c, datas[c.task]) for c in fit_cells if c not in done], on_result)
+    todo = [c for c in fit_cells if c not in done]
+    todo = largest_first(todo) if config.largest_first else todo
+    executor.run(job, [(c, datas[c.task]) for c in todo], on_result)
     for cell in late_cells:  # cheap: combine stored predictions, no fitting
         if cell in done:
             continue

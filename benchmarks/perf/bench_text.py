@@ -1,8 +1,9 @@
 """Text extraction speed: ms per report for concepts (spaCy pipeline) and embeddings (MiniLM), on CPU.
 
-Reports are generated here (synthetic MRE/colonoscopy wording, 150-300 words). The baseline measured in
-the same run is a bare ``spacy.blank("en")`` tokenizer pass over the same reports, so the printed ratios
-are comparable across machines. Usage: python -m benchmarks.perf.bench_text [--n 200] [--seed 0]
+Reports are generated here (synthetic MRE/colonoscopy wording, 150-300 words, English or French). The
+baseline measured in the same run is a bare ``spacy.blank("en")`` tokenizer pass over the same reports, so
+the printed ratios are comparable across machines.
+Usage: python -m benchmarks.perf.bench_text [--n 200] [--seed 0] [--language en|fr]
 """
 
 from __future__ import annotations
@@ -32,23 +33,50 @@ _SENTENCES = [
     "The small bowel loops proximal to the stricture are dilated.",
 ]
 _HEADERS = ["CLINICAL HISTORY: Crohn's disease, ?stricture.", "TECHNIQUE: MR enterography.", "FINDINGS:"]
+_SENTENCES_FR = [
+    "Épaississement pariétal de l'iléon terminal mesuré à {mm} mm sur {cm} cm.",
+    "Hypersignal T2 pariétal et rehaussement en cible de l'iléon néo-terminal.",
+    "Pas de fistule ni d'abcès.",
+    "Sténose possible avec dilatation d'amont de {mm} mm.",
+    "Adénopathies mésentériques augmentées de taille.",
+    "Le côlon et le rectum sont sans particularité.",
+    "Ulcérations profondes du sigmoïde avec aspect pavimenteux.",
+    "Ulcérations aphtoïdes du caecum ; la valvule iléo-caecale est ulcérée.",
+    "Un abcès de la fosse iliaque droite ne peut être exclu.",
+    "Pas de fistule périanale.",
+    "Fistule éliminée.",
+    "Lésions discontinues du côlon ascendant et transverse.",
+    "Le patient est sous adalimumab et azathioprine ; le budésonide a été arrêté.",
+    "Les biopsies de l'iléon montrent une iléite chronique active avec granulomes.",
+    "Signe du peigne et sclérolipomatose le long du bord mésentérique.",
+    "Les anses grêles en amont de la sténose sont dilatées.",
+]
+_HEADERS_FR = [
+    "RENSEIGNEMENTS CLINIQUES : maladie de Crohn, sténose ?",
+    "TECHNIQUE : entéro-IRM.",
+    "RÉSULTATS :",
+]
 
 
-def make_reports(n: int, seed: int = 0) -> list[str]:
+def make_reports(n: int, seed: int = 0, language: str = "en") -> list[str]:
     """n synthetic reports of about 150-300 words (sections, findings, negations, hedges)."""
     rng = np.random.default_rng(seed)
+    sentences, headers = (_SENTENCES_FR, _HEADERS_FR) if language == "fr" else (_SENTENCES, _HEADERS)
+    last = (
+        "CONCLUSION : Iléite terminale active. Pas d'abcès."
+        if language == "fr"
+        else ("IMPRESSION: Active terminal ileitis. No abscess.")
+    )
     out = []
     for _ in range(n):
         target = rng.integers(150, 301)
-        parts = list(_HEADERS)
+        parts = list(headers)
         words = sum(len(p.split()) for p in parts)
         while words < target:
-            s = _SENTENCES[rng.integers(len(_SENTENCES))].format(
-                mm=rng.integers(3, 12), cm=rng.integers(2, 30)
-            )
+            s = sentences[rng.integers(len(sentences))].format(mm=rng.integers(3, 12), cm=rng.integers(2, 30))
             parts.append(s)
             words += len(s.split())
-        parts.append("IMPRESSION: Active terminal ileitis. No abscess.")
+        parts.append(last)
         out.append("\n".join(parts))
     return out
 
@@ -68,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="text extraction speed")
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--language", default="en", choices=("en", "fr"))
     args = parser.parse_args(argv)
-    reports = make_reports(args.n, args.seed)
+    reports = make_reports(args.n, args.seed, args.language)
     n_words = np.mean([len(r.split()) for r in reports])
     patients = [
         ReportInputs(f"P{i}", ("mre", "colonoscopy"), tuple(reports[i : i + 2])) for i in range(0, args.n, 2)
@@ -77,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
     blank = spacy.blank("en")
     base = _time(lambda: [blank(r) for r in reports])
-    build = _time(get_nlp)
+    build = _time(lambda: get_nlp(language=args.language))
     concepts = ReportConceptExtractor()
     t_conc = _time(lambda: [concepts.extract(p) for p in patients])
     emb = ReportEmbeddingExtractor()
@@ -85,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     t_emb = _time(lambda: [emb.extract(p) for p in patients])
 
     per = 1000.0 / args.n
-    print(f"{args.n} reports (mean {n_words:.0f} words), {len(patients)} patients x 2 reports")
+    print(
+        f"{args.n} {args.language} reports (mean {n_words:.0f} words), {len(patients)} patients x 2 reports"
+    )
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end of the run")
     print(f"baseline spacy.blank tokenizer : {base * per:7.2f} ms/report")
     print(

@@ -57,6 +57,8 @@ class SyntheticConfig:
     how much the reader's perception follows the truth; pro: loading of symptoms on inflammation).
     ``missing_rate`` is the MCAR probability per modality; ``mnar_strength`` adds a logit term
     proportional to the (standardised) latent inflammation. ``image_shape`` is (nx, ny, nz).
+    ``french_report_rate`` / ``templated_report_rate``: probability that a report is written in French /
+    as a structured "Finding: yes/no" form (independently, per report).
     """
 
     n_sites: int = 3
@@ -71,6 +73,9 @@ class SyntheticConfig:
     write_images: bool = True
     n_jobs: int = -1
     explicit_scores_in_text: bool = False
+    # Report language and form, drawn per report: French vs English, structured form vs free text.
+    french_report_rate: float = 0.30
+    templated_report_rate: float = 0.20
     # Cohort mix (reference 9.4 defaults for a tertiary MRE/endoscopy cohort).
     endoscopic_class_probs: tuple[float, float, float, float] = (0.35, 0.25, 0.25, 0.15)
     location_probs: tuple[float, float, float, float] = (0.35, 0.20, 0.40, 0.05)
@@ -106,6 +111,9 @@ class SyntheticConfig:
                 raise ValueError(f"missing_rate[{m!r}] must be in [0, 1), got {r}")
         if len(self.image_shape) != 3 or min(self.image_shape) < 16:
             raise ValueError(f"image_shape must be 3 sizes >= 16 (nx, ny, nz), got {self.image_shape}")
+        for name in ("french_report_rate", "templated_report_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("imaging_signal", "text_signal", "pro_signal"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")

@@ -19,7 +19,7 @@ from benchmarks.cohort.schema import (
     REPORTS_FILE,
     SEVERITY_CLASSES,
 )
-from benchmarks.store import atomic_write, write_text
+from benchmarks.store import FolderError, atomic_write, claim_folder, is_temporary, write_text
 from benchmarks.synthetic.config import SyntheticConfig
 from benchmarks.synthetic.latent import (
     MRI_SEGMENTS,
@@ -70,11 +70,17 @@ def _availability(truths: list[PatientTruth], config: SyntheticConfig) -> pd.Dat
 
 
 def _prepare_folder(out_dir: Path) -> Path:
+    """The emptied ``out_dir/cohort``, or a ``FolderError`` naming what would be overwritten.
+
+    ``generate_cohort`` has claimed ``out_dir`` already; the cohort inside is replaced only when it
+    carries the generator's marker.
+    """
     cohort = out_dir / "cohort"
-    if cohort.exists() and any(cohort.iterdir()):
+    if cohort.exists() and any(not is_temporary(e.name) for e in cohort.iterdir()):
         if not (cohort / MARKER_FILE).exists():
-            raise FileExistsError(
-                f"{cohort} exists and was not written by the synthetic generator; refusing to overwrite it"
+            raise FolderError(
+                f"{cohort} exists and was not written by the synthetic generator (no {MARKER_FILE}); "
+                "refusing to overwrite it. Give generate another --out folder."
             )
         shutil.rmtree(cohort)
     cohort.mkdir(parents=True, exist_ok=True)
@@ -218,7 +224,9 @@ def generate_cohort(
     ``config.n_jobs``; patient ``i`` does not depend on ``n``. Returns the cohort folder.
     """
     config = config or SyntheticConfig()
-    out = Path(out_dir)
+    # Policy: out_dir must be new, empty or one the generator made (its marker, kind "synthetic"), so
+    # ground_truth.csv only ever replaces a file the generator wrote. Checked before any work is done.
+    out = claim_folder(out_dir, "synthetic")
     truths, tables = build_tables(n, seed, config)
     cohort = _prepare_folder(out)
     write_text(

@@ -32,7 +32,7 @@ BEHAVIOURS = ("B1", "B2", "B3")
 
 # Random-number streams per patient: each part of the cohort draws from its own stream so that, e.g.,
 # writing images or not never changes the tables, and any patient can be generated alone.
-STREAM_LATENT, STREAM_PRO, STREAM_REPORT, STREAM_IMAGE, STREAM_MISSING = range(5)
+STREAM_LATENT, STREAM_PRO, STREAM_REPORT, STREAM_IMAGE, STREAM_MISSING, STREAM_REPORT_STYLE = range(6)
 
 
 def patient_rng(seed: int, index: int, stream: int) -> np.random.Generator:

@@ -1,4 +1,5 @@
-"""The shipped Crohn's disease knowledge base (UMLS CUIs, synonyms, abbreviations) and its linker index."""
+"""The shipped Crohn's disease knowledge base (UMLS CUIs, English and French synonyms, abbreviations) and its
+linker index. Concepts without a verifiable CUI carry a local identifier (``CDB`` + 4 digits)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,20 @@ import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_KB_PATH = DATA_DIR / "cd_kb.tsv"
-KB_COLUMNS = ("cui", "name", "group", "synonyms", "abbreviations", "checked_by")
+KB_COLUMNS = (
+    "cui",
+    "name",
+    "group",
+    "synonyms",
+    "abbreviations",
+    "synonyms_fr",
+    "abbreviations_fr",
+    "checked_by",
+)
 KB_GROUPS = ("disease", "finding", "symptom", "anatomy", "treatment", "procedure")
-CUI_RE = re.compile(r"C\d{7}")
+CUI_RE = re.compile(r"C\d{7}|CDB\d{4}")
+LOCAL_ID_RE = re.compile(r"CDB\d{4}")
+"""cdbench's own identifiers, for findings without a verified UMLS CUI (``checked_by`` starts with 'local:')."""
 
 
 class KnowledgeBaseError(ValueError):
@@ -29,6 +41,21 @@ class Concept:
     synonyms: tuple[str, ...]
     abbreviations: tuple[str, ...]
     checked_by: str
+    synonyms_fr: tuple[str, ...] = ()
+    abbreviations_fr: tuple[str, ...] = ()
+
+    def synonyms_in(self, language: str) -> tuple[str, ...]:
+        """The synonyms of ``language`` ("en" or "fr")."""
+        return self.synonyms_fr if language == "fr" else self.synonyms
+
+    def abbreviations_in(self, language: str) -> tuple[str, ...]:
+        """The abbreviations of ``language`` ("en" or "fr")."""
+        return self.abbreviations_fr if language == "fr" else self.abbreviations
+
+    @property
+    def is_local(self) -> bool:
+        """True for a cdbench identifier (no UMLS CUI verified)."""
+        return bool(LOCAL_ID_RE.fullmatch(self.cui))
 
 
 def _split(field: str) -> tuple[str, ...]:
@@ -49,7 +76,9 @@ def read_kb(path: str | Path = DEFAULT_KB_PATH) -> list[Concept]:
         where = f"{path}, data row {i}"
         cui = (row["cui"] or "").strip()
         if not CUI_RE.fullmatch(cui):
-            raise KnowledgeBaseError(f"{where}, field 'cui': {cui!r} is not a CUI (C + 7 digits)")
+            raise KnowledgeBaseError(
+                f"{where}, field 'cui': {cui!r} is not a CUI (C + 7 digits) or a local id (CDB + 4 digits)"
+            )
         if cui in seen:
             raise KnowledgeBaseError(f"{where}, field 'cui': duplicate {cui}")
         seen.add(cui)
@@ -57,16 +86,33 @@ def read_kb(path: str | Path = DEFAULT_KB_PATH) -> list[Concept]:
         if group not in KB_GROUPS:
             raise KnowledgeBaseError(f"{where}, field 'group': {group!r} not in {list(KB_GROUPS)}")
         synonyms = tuple(s.lower() for s in _split(row["synonyms"] or ""))
+        synonyms_fr = tuple(s.lower() for s in _split(row["synonyms_fr"] or ""))
         abbreviations = _split(row["abbreviations"] or "")
-        if not synonyms:
-            raise KnowledgeBaseError(f"{where}, field 'synonyms': empty")
-        if not (row["checked_by"] or "").strip():
+        abbreviations_fr = _split(row["abbreviations_fr"] or "")
+        checked_by = (row["checked_by"] or "").strip()
+        if not synonyms or not synonyms_fr:
+            raise KnowledgeBaseError(f"{where}, field 'synonyms' or 'synonyms_fr': empty")
+        if not checked_by:
             raise KnowledgeBaseError(f"{where}, field 'checked_by': empty")
-        for form in synonyms + tuple(a.lower() for a in abbreviations):
+        if bool(LOCAL_ID_RE.fullmatch(cui)) != checked_by.startswith("local:"):
+            raise KnowledgeBaseError(
+                f"{where}, field 'checked_by': a local id, and only a local id, says 'local:'"
+            )
+        forms = synonyms + synonyms_fr + tuple(a.lower() for a in abbreviations + abbreviations_fr)
+        for form in forms:
             if owner.setdefault(form, cui) != cui:
                 raise KnowledgeBaseError(f"{where}: surface form {form!r} also belongs to {owner[form]}")
         concepts.append(
-            Concept(cui, row["name"].strip(), group, synonyms, abbreviations, row["checked_by"].strip())
+            Concept(
+                cui,
+                row["name"].strip(),
+                group,
+                synonyms,
+                abbreviations,
+                checked_by,
+                synonyms_fr,
+                abbreviations_fr,
+            )
         )
     if not concepts:
         raise KnowledgeBaseError(f"{path}: no concepts")
@@ -79,14 +125,14 @@ def load_kb(path: str = str(DEFAULT_KB_PATH)) -> tuple[Concept, ...]:
 
 
 def to_scispacy_kb(concepts: tuple[Concept, ...]):
-    """The KB as a ``scispacy.linking_utils.KnowledgeBase`` (aliases = synonyms + abbreviations)."""
+    """The KB as a ``scispacy.linking_utils.KnowledgeBase`` (aliases = synonyms + abbreviations, both languages)."""
     from scispacy.linking_utils import Entity, KnowledgeBase
 
     entities = [
         Entity(
             concept_id=c.cui,
             canonical_name=c.name,
-            aliases=list(c.synonyms) + list(c.abbreviations),
+            aliases=list(dict.fromkeys(c.synonyms + c.synonyms_fr + c.abbreviations + c.abbreviations_fr)),
             types=[c.group],
         )
         for c in concepts

@@ -1,19 +1,28 @@
-"""The offline clinical NLP pipeline: scispacy tokenizer, sentences, sections, abbreviations, KB linking, context.
+"""The offline clinical NLP pipeline: tokenizer, sentences, sections, abbreviations, KB linking, context.
 
-``spacy.blank("en")`` with scispacy's ``combined_rule_tokenizer``, then
+One pipeline per report language (``language`` "en" or "fr", same components, same CUIs, so a mixed cohort
+has one feature space): ``spacy.blank("en")`` with scispacy's ``combined_rule_tokenizer``, or, for French,
+spaCy's multi-language tokenizer with French elision prefixes ("d'abcès" -> "d'" "abcès"; spaCy's own French
+tokenizer compiles its exception regexes for about 10 s at import, in every worker process), then
 
-1. ``sentencizer`` and ``cd_sections`` (section headers and line breaks start sentences; every token gets
-   ``Token._.section`` in {"body", "history", "technique", "findings", "impression", "other"});
+1. ``sentencizer`` and ``cd_sections`` (section headers of either language, in any case, with or without
+   accents, and line breaks start sentences; every token gets ``Token._.section`` in {"body", "history",
+   "technique", "findings", "impression", "other"});
 2. scispacy's ``abbreviation_detector`` (Schwartz-Hearst "long form (SF)" pairs within a report);
-3. an ``entity_ruler`` over the KB: synonyms matched case-insensitively (plus plural forms), abbreviations
-   case-sensitively; then ``cd_fuzzy`` (optional) proposes one-edit misspellings of long single words;
+3. an ``entity_ruler`` over the KB: synonyms matched case-insensitively (plus plural forms; French forms
+   also without accents), abbreviations case-sensitively. English reports use the English forms; French
+   reports use the French forms and the English ones (radiologists write "comb sign", "creeping fat").
+   Then ``cd_fuzzy`` (optional) proposes one-edit misspellings of long single words (a swap of two
+   adjacent letters counts as one edit: "fistual") and inflected forms of them ("fistulation",
+   "sténosante": a KB stem plus a known suffix);
 4. ``cd_linker``: links every mention to a CUI (``Span._.cui``, ``Span._.link_score``). Mentions that are
    KB aliases link exactly; fuzzy mentions and the long forms of abbreviations defined in the report go
    through scispacy's ``CandidateGenerator`` (char-3-gram TF-IDF + nmslib over the KB aliases, index built
    here). A KB abbreviation that the report defines as something else ("cluster of differentiation (CD)")
    is dropped. With ``linker="scispacy_umls"`` scispacy's full UMLS ``EntityLinker`` links instead (its
    data must already be in the local scispacy cache; nothing is downloaded here).
-5. ``negex`` and ``hedge`` (features.text.negation): ``Span._.negex`` and ``Span._.uncertain``.
+5. the ConText components of features.text.negation: ``Span._.negex``, ``Span._.uncertain``,
+   ``Span._.historical`` and ``Span._.family``, with the report language's termsets.
 
 Why an EntityRuler rather than NER + linker: no biomedical NER model can be installed offline, and the KB
 is small and curated, so dictionary matching over its synonyms is precise and fast; the linker still
@@ -34,6 +43,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
+from benchmarks.cohort.language import SUPPORTED_LANGUAGES, fold_accents, strip_accents
 from features.text.kb import DEFAULT_KB_PATH, Concept, build_candidate_generator, load_kb
 from features.text.negation import add_context
 
@@ -41,6 +51,13 @@ SECTION_LABELS = ("body", "history", "technique", "findings", "impression", "oth
 _SECTION_HEADERS: dict[str, tuple[str, ...]] = {
     "history": (
         "clinical history",
+        "clinical hx",
+        "past medical history",
+        "past history",
+        "relevant history",
+        "pmh",
+        "hx",
+        "background",
         "history",
         "clinical details",
         "clinical information",
@@ -51,6 +68,21 @@ _SECTION_HEADERS: dict[str, tuple[str, ...]] = {
         "reason for exam",
         "reason for referral",
         "clinical question",
+        # French
+        "renseignements cliniques",
+        "renseignement clinique",
+        "motif de l'examen",
+        "motif de la demande",
+        "motif",
+        "contexte clinique",
+        "contexte",
+        "histoire de la maladie",
+        "antécédents",
+        "antecedents",
+        "atcd",
+        "question posée",
+        "demande",
+        "anamnèse",
     ),
     "technique": (
         "technique",
@@ -60,8 +92,28 @@ _SECTION_HEADERS: dict[str, tuple[str, ...]] = {
         "comparison",
         "examination",
         "preparation",
+        "protocole",
+        "séquences",
+        "préparation",
+        "matériel et méthode",
+        "examen réalisé",
+        "comparaison",
     ),
-    "findings": ("findings", "report", "description", "macroscopic", "microscopic", "gross description"),
+    "findings": (
+        "findings",
+        "report",
+        "description",
+        "macroscopic",
+        "microscopic",
+        "gross description",
+        "résultats",
+        "résultat",
+        "compte rendu",
+        "compte-rendu",
+        "constatations",
+        "observations",
+        "descriptif",
+    ),
     "impression": (
         "impression",
         "conclusions",
@@ -73,21 +125,46 @@ _SECTION_HEADERS: dict[str, tuple[str, ...]] = {
         "comments",
         "comment",
         "assessment",
+        "en conclusion",
+        "synthèse",
+        "interprétation",
+        "avis",
+        "diagnostic",
+        "commentaires",
+        "commentaire",
     ),
-    "other": ("recommendations", "recommendation", "plan", "medications", "follow up", "follow-up"),
+    "other": (
+        "recommendations",
+        "recommendation",
+        "plan",
+        "medications",
+        "follow up",
+        "follow-up",
+        "recommandations",
+        "conduite à tenir",
+        "proposition",
+        "propositions",
+        "suivi",
+    ),
 }
-_HEADER_TO_SECTION = {h: s for s, hs in _SECTION_HEADERS.items() for h in hs}
+# Headers are matched on the text with its accents folded (one character for one, so offsets hold).
+_HEADER_TO_SECTION = {fold_accents(h): s for s, hs in _SECTION_HEADERS.items() for h in hs}
 _HEADER_RE = re.compile(
     r"(?:^|(?<=\n)|(?<=[.!?]\s))[ \t]*("
     + "|".join(sorted((re.escape(h) for h in _HEADER_TO_SECTION), key=len, reverse=True))
-    + r")[ \t]*:",
+    + r")[ \t\u00a0\u202f]*:",
     re.IGNORECASE,
 )
 
 
 def find_sections(text: str) -> list[tuple[int, int, str]]:
-    """Character ranges ``(start, end, section)`` covering ``text``; text before any header is "body"."""
-    marks = [(m.start(1), _HEADER_TO_SECTION[m.group(1).lower()]) for m in _HEADER_RE.finditer(text)]
+    """Character ranges ``(start, end, section)`` covering ``text``; text before any header is "body".
+
+    A header is one of ``_SECTION_HEADERS`` (English or French, any case, accents optional) at the start of
+    a line or after a sentence end, followed by a colon (French typography's space before it allowed).
+    """
+    folded = fold_accents(text)
+    marks = [(m.start(1), _HEADER_TO_SECTION[m.group(1).lower()]) for m in _HEADER_RE.finditer(folded)]
     bounds = [(0, "body")] + marks
     out = []
     for (start, label), nxt in zip(bounds, bounds[1:] + [(len(text), "")], strict=True):
@@ -146,8 +223,39 @@ def _plurals(word: str) -> set[str]:
     return out
 
 
-def surface_forms(concept: Concept) -> set[str]:
-    """The concept's synonyms plus plural forms of their last word."""
+def _plurals_fr(word: str) -> set[str]:
+    if word.endswith(("s", "x", "z")):
+        return set()
+    if word.endswith("al"):
+        return {word[:-2] + "aux"}
+    if word.endswith(("eau", "au", "eu")):
+        return {word + "x"}
+    return {word + "s"}
+
+
+def _variants_fr(form: str) -> set[str]:
+    """A French form, its plurals (first word, last word, both) and all of them without accents."""
+    words = form.split(" ")
+    first, last = words[0], words[-1]
+    out = {form}
+    firsts = _plurals_fr(first) if first.replace("-", "").isalpha() and len(first) >= 3 else set()
+    lasts = (
+        _plurals_fr(last) if len(words) > 1 and last.replace("-", "").isalpha() and len(last) >= 3 else set()
+    )
+    for f in firsts:
+        out.add(" ".join([f, *words[1:]]))
+    for la in lasts:
+        out.add(" ".join([*words[:-1], la]))
+        for f in firsts:
+            out.add(" ".join([f, *words[1:-1], la]))
+    return (
+        out
+        | {strip_accents(f) for f in out}
+        | {f.replace("\u0153", "oe").replace("\u00e6", "ae") for f in out}
+    )
+
+
+def _english_forms(concept: Concept) -> set[str]:
     forms: set[str] = set()
     for syn in concept.synonyms:
         forms.add(syn)
@@ -157,14 +265,31 @@ def surface_forms(concept: Concept) -> set[str]:
     return forms
 
 
-def ruler_patterns(nlp: Language, concepts: tuple[Concept, ...]) -> list[dict]:
+def surface_forms(concept: Concept, language: str = "en") -> set[str]:
+    """The forms the ruler matches for ``language``.
+
+    English: the English synonyms plus plural forms of their last word. French: the French synonyms, their
+    plurals (first and/or last word) and every one of them without accents, plus the English forms.
+    """
+    forms = _english_forms(concept)
+    if language == "fr":
+        for syn in concept.synonyms_fr:
+            forms |= _variants_fr(syn)
+    return forms
+
+
+def _abbreviations(concept: Concept, language: str) -> tuple[str, ...]:
+    return concept.abbreviations + (concept.abbreviations_fr if language == "fr" else ())
+
+
+def ruler_patterns(nlp: Language, concepts: tuple[Concept, ...], language: str = "en") -> list[dict]:
     """EntityRuler patterns: synonyms (+ plural of the last word) as LOWER phrases, abbreviations by ORTH."""
     patterns: list[dict] = []
     for c in concepts:
         label = c.group.upper()
-        for form in sorted(surface_forms(c)):
+        for form in sorted(surface_forms(c, language)):
             patterns.append({"label": label, "id": c.cui, "pattern": form})
-        for abbr in c.abbreviations:
+        for abbr in _abbreviations(c, language):
             toks = [t.text for t in nlp.tokenizer(abbr)]
             patterns.append({"label": label, "id": c.cui, "pattern": [{"ORTH": t} for t in toks]})
             if len(toks) == 1 and toks[0].isalpha():
@@ -176,41 +301,114 @@ def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
-@Language.factory("cd_fuzzy", default_config={"kb_path": str(DEFAULT_KB_PATH), "min_length": 7})
-class FuzzyMentions:
-    """One-edit misspellings ("abcess", "fistual") of single-word KB forms of at least ``min_length`` letters.
+def within_one_edit(a: str, b: str) -> bool:
+    """Levenshtein distance <= 1, or one swap of two adjacent letters ("fistual" / "fistula")."""
+    from spacy.matcher import levenshtein
 
-    A symmetric-delete index finds the candidates in a few dictionary look-ups per token (spaCy's FUZZY
-    token patterns cost a Levenshtein call per token and pattern). The mention gets id ``"~<CUI>"``: the
-    linker only keeps it when scispacy's candidate generator agrees.
+    if levenshtein(a, b) <= 1:
+        return True
+    if len(a) != len(b):
+        return False
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+_STEM_ENDINGS = ("ae", "is", "es", "um", "us", "a", "e", "s", "y")
+INFLECTION_SUFFIXES = (
+    "ation",
+    "ations",
+    "ising",
+    "izing",
+    "ised",
+    "ized",
+    "isation",
+    "ization",
+    "ous",
+    "ing",
+    "ed",
+    "ic",
+    "ant",
+    "ante",
+    "ants",
+    "antes",
+    "é",
+    "ée",
+    "és",
+    "ées",
+    "eux",
+    "euse",
+    "isant",
+    "isante",
+    "isants",
+    "isantes",
+    "isé",
+    "isée",
+    "isés",
+    "isées",
+    "ique",
+)
+"""Suffixes an inflected form adds to a KB word's stem: "fistul|ation", "fistul|ising", "sténos|ante"."""
+
+
+def _stem(word: str) -> str:
+    for ending in _STEM_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 5:
+            return word[: -len(ending)]
+    return word
+
+
+@Language.factory(
+    "cd_fuzzy", default_config={"kb_path": str(DEFAULT_KB_PATH), "min_length": 7, "language": "en"}
+)
+class FuzzyMentions:
+    """One-edit misspellings ("abcess", "fistual") and inflected forms ("fistulation", "sténosante") of
+    single-word KB forms of at least ``min_length`` letters.
+
+    A symmetric-delete index finds the misspelling candidates in a few dictionary look-ups per token
+    (spaCy's FUZZY token patterns cost a Levenshtein call per token and pattern); a misspelt mention gets
+    id ``"~<CUI>"``: the linker only keeps it when scispacy's candidate generator agrees. An inflected form
+    is a KB word's stem (the word less a final vowel or Latin ending, at least 5 letters) followed by one
+    of :data:`INFLECTION_SUFFIXES`; the stem must belong to one concept only, and the mention links to it.
     """
 
-    def __init__(self, nlp: Language, name: str, kb_path: str, min_length: int) -> None:
+    def __init__(self, nlp: Language, name: str, kb_path: str, min_length: int, language: str = "en") -> None:
         self.min_length = min_length
         self.exact: set[str] = set()
         self.index: dict[str, set[tuple[str, str, str]]] = {}
+        stems: dict[str, set[tuple[str, str]]] = {}
         for c in load_kb(kb_path):
-            for form in surface_forms(c):
+            for form in surface_forms(c, language):
                 self.exact.add(form)
                 if " " in form or not form.isalpha() or len(form) < min_length:
                     continue
                 entry = (form, c.cui, c.group.upper())
                 for key in _deletes(form) | {form}:
                     self.index.setdefault(key, set()).add(entry)
+                stems.setdefault(_stem(form), set()).add((c.cui, c.group.upper()))
+        self.stems = {stem: next(iter(owners)) for stem, owners in stems.items() if len(owners) == 1}
+
+    def _inflected(self, word: str) -> tuple[str, str] | None:
+        for suffix in INFLECTION_SUFFIXES:
+            if word.endswith(suffix) and word[: -len(suffix)] in self.stems:
+                return self.stems[word[: -len(suffix)]]
+        return None
 
     def __call__(self, doc: Doc) -> Doc:
-        from spacy.matcher import levenshtein
-
         taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
         new = []
         for tok in doc:
             word = tok.lower_
             if tok.i in taken or not tok.is_alpha or len(word) < self.min_length - 1 or word in self.exact:
                 continue
+            inflected = self._inflected(word)
+            if inflected is not None:
+                cui, label = inflected
+                new.append(Span(doc, tok.i, tok.i + 1, label=label, span_id=cui))
+                continue
             cands: set[tuple[str, str, str]] = set()
             for key in _deletes(word) | {word}:
                 cands |= self.index.get(key, set())
-            best = sorted(c for c in cands if levenshtein(word, c[0]) <= 1)
+            best = sorted(c for c in cands if within_one_edit(word, c[0]))
             if best:
                 form, cui, label = best[0]
                 new.append(Span(doc, tok.i, tok.i + 1, label=label, span_id="~" + cui))
@@ -241,9 +439,9 @@ class CDLinker:
         self.alias_to_cui: dict[str, str] = {}
         self.abbr_to_cui: dict[str, str] = {}
         for c in self.concepts:
-            for s in c.synonyms:
+            for s in surface_forms(c, "fr"):  # every form of both languages
                 self.alias_to_cui[_normalise(s)] = c.cui
-            for a in c.abbreviations:
+            for a in c.abbreviations + c.abbreviations_fr:
                 self.abbr_to_cui[a] = c.cui
         self._generator = None
         self._umls = None
@@ -387,15 +585,29 @@ def _register_abbreviation_detector() -> None:
                 return super().__call__(doc)
 
 
-def make_tokenizer(nlp: Language):
-    """scispacy's combined rule tokenizer, also splitting "abscess/phlegmon" (3+ letters each side)."""
-    from scispacy.custom_tokenizer import combined_rule_tokenizer
+_ELISION = r"(?i:(?:jusqu|lorsqu|puisqu|quoiqu|qu|[dlnjmtsc]))['\u2019]"
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        tokenizer = combined_rule_tokenizer(nlp)
-        base = tokenizer.infix_finditer.__self__.pattern
-        tokenizer.infix_finditer = re.compile(base + r"|(?<=[A-Za-z]{3})/(?=[A-Za-z]{3})").finditer
+
+def make_tokenizer(nlp: Language, language: str = "en"):
+    """The tokenizer of ``language``, also splitting "abscess/phlegmon" (3+ letters each side).
+
+    English: scispacy's combined rule tokenizer. French: spaCy's multi-language tokenizer whose prefixes
+    also split off the elided words ("d'", "l'", "n'", "qu'", "jusqu'", with ' or ’).
+    """
+    if language == "fr":
+        from spacy.util import compile_prefix_regex
+
+        tokenizer = nlp.tokenizer
+        prefixes = [_ELISION, *nlp.Defaults.prefixes]
+        tokenizer.prefix_search = compile_prefix_regex(prefixes).search
+    else:
+        from scispacy.custom_tokenizer import combined_rule_tokenizer
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            tokenizer = combined_rule_tokenizer(nlp)
+    base = tokenizer.infix_finditer.__self__.pattern
+    tokenizer.infix_finditer = re.compile(base + r"|(?<=[^\W\d_]{3})/(?=[^\W\d_]{3})").finditer
     return tokenizer
 
 
@@ -405,25 +617,28 @@ def build_nlp(
     fuzzy: bool = True,
     max_scope: int | None = 6,
     link_threshold: float = 0.8,
+    language: str = "en",
 ) -> Language:
-    """Build the full pipeline (see module docstring)."""
+    """Build the full pipeline for reports in ``language`` (see module docstring)."""
+    if language not in SUPPORTED_LANGUAGES:
+        raise ValueError(f"language must be one of {list(SUPPORTED_LANGUAGES)}, got {language!r}")
     _register_abbreviation_detector()
-    nlp = spacy.blank("en")
-    nlp.tokenizer = make_tokenizer(nlp)
+    nlp = spacy.blank("xx" if language == "fr" else language)
+    nlp.tokenizer = make_tokenizer(nlp, language)
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("cd_sections")
     nlp.add_pipe("cd_abbreviation_detector", name="abbreviation_detector")
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": False})
     concepts = load_kb(kb_path)
-    ruler.add_patterns(ruler_patterns(nlp, concepts))
+    ruler.add_patterns(ruler_patterns(nlp, concepts, language))
     if fuzzy:
-        nlp.add_pipe("cd_fuzzy", config={"kb_path": kb_path})
+        nlp.add_pipe("cd_fuzzy", config={"kb_path": kb_path, "language": language})
     nlp.add_pipe(
         "cd_linker", config={"kb_path": kb_path, "linker": linker, "threshold": link_threshold, "k": 10}
     )
-    add_context(nlp, max_scope=max_scope)
+    add_context(nlp, language=language, max_scope=max_scope)
     return nlp
 
 
-get_nlp = lru_cache(maxsize=4)(build_nlp)
+get_nlp = lru_cache(maxsize=8)(build_nlp)
 """The pipeline for this configuration (the arguments of :func:`build_nlp`), built once per process."""

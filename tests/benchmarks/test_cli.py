@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.run import main
+from benchmarks.store import claim_folder
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -56,7 +57,7 @@ def test_validate_reports_every_problem_and_exits_one(valid_cohort, tmp_path, ed
 
 
 def test_report_subcommand_rebuilds_from_results_alone(tmp_path, make_fake_run):
-    run_dir = tmp_path / "run"
+    run_dir = claim_folder(tmp_path / "run", "run")  # a run folder carries cdbench's marker
     make_fake_run(run_dir, n_patients=60, n_repeats=1, n_folds=3)
     out = _cli("report", "--run", str(run_dir), "--n-boot", "100", cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
@@ -65,8 +66,28 @@ def test_report_subcommand_rebuilds_from_results_alone(tmp_path, make_fake_run):
     assert "Output folder" in out.stdout
 
 
-def test_unknown_config_key_is_a_clear_error(tmp_path, valid_cohort):
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('estimators = ["enet"]\nn_folds = 3\n', "unknown configuration keys ['n_folds']"),
+        ("estimators = [enet\n", "is not valid TOML"),
+        (None, "not found; check the --config path"),
+    ],
+)
+def test_a_bad_config_is_a_clear_error_without_traceback(tmp_path, valid_cohort, capsys, content, expected):
     cfg = tmp_path / "my.toml"
-    cfg.write_text('estimators = ["enet"]\nn_folds = 3\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="n_folds"):
-        main(["features", "--cohort", str(valid_cohort), "--config", str(cfg), "--out", str(tmp_path / "o")])
+    if content is not None:
+        cfg.write_text(content, encoding="utf-8")
+    rc = main(["features", "--cohort", str(valid_cohort), "--config", str(cfg), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and expected in err and str(cfg) in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # nothing was created before the configuration was accepted
+
+
+@pytest.mark.parametrize("n", ["0", "-3", "ten"])
+def test_generate_with_a_bad_size_is_a_usage_error(tmp_path, capsys, n):
+    with pytest.raises(SystemExit) as exc:
+        main(["generate", "--out", str(tmp_path / "g"), "--n", n])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--n" in err and "Traceback" not in err
+    assert not (tmp_path / "g").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from features.base import ExtractionError
 from features.registry import make_extractor
 from features.text import ReportConceptExtractor, ReportEmbeddingExtractor
-from features.text.extractors import chunk_report
+from features.text.extractors import chunk_report, word_bucket
 from features.text_vectorize import TfidfSVD
 
 SECRET = "Zebedee Quixotewright"  # stands for a name in a report: must never come out
@@ -61,9 +62,12 @@ def test_no_text_leaks(cohort, embedder):
     blob += embedder.input_fingerprint(inputs) + " ".join(embedder.extract(inputs))
     for word in SECRET.lower().split() + ["wall thickening", "terminal ileum over"]:
         assert word not in blob.lower()
-    # words="all" does emit every word as a count column: that mode is documented as not name-safe
-    all_words = ReportConceptExtractor(words="all").extract(inputs)
-    assert "cnt__w_zebedee" in all_words and "cnt__w_zebedee" not in ext.extract(inputs)
+    # words="hashed" counts every word, the name too, but in a bucket column that names no word
+    hashed = ReportConceptExtractor(words="hashed").extract(inputs)
+    bucket = f"cnt__w_{word_bucket('zebedee')}"
+    assert hashed[bucket] >= 1 and not any("zebedee" in c for c in hashed)
+    assert all(re.fullmatch(r"h\d{4}", c[len("cnt__w_") :]) for c in hashed if c.startswith("cnt__w_"))
+    assert "cnt__w_thickening" in ext.extract(inputs) and bucket not in ext.extract(inputs)
 
 
 def test_fingerprint_and_bad_input(cohort, report_cohort, mre_active, colonoscopy_quiet):

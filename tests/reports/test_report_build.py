@@ -76,8 +76,12 @@ def test_report_tex_inputs_every_table_and_includes_every_figure(built):
     assert inputs == {f"tables/{name}.tex" for name in built.tables}
     assert graphics == {f"figures/{name}.pdf" for name in built.figures}
     assert r"\documentclass" in tex and r"\end{document}" in tex
+    # packages of texlive-latex-base/recommended, and Latin Modern only where it is installed
+    assert r"\IfFileExists{lmodern.sty}{\usepackage{lmodern}}{}" in tex
     for pkg in re.findall(r"\\usepackage(?:\[[^\]]*\])?\{([^}]*)\}", tex):
-        assert pkg in {"inputenc", "geometry", "booktabs", "graphicx", "float", "longtable"}
+        assert pkg in {"fontenc", "lmodern", "geometry", "booktabs", "graphicx", "float", "longtable"}
+    for path in [built.report_tex, *(paths["tex"] for paths in built.tables.values())]:
+        assert path.read_text(encoding="utf-8").isascii(), path  # no input encoding can fail
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")

@@ -17,9 +17,29 @@ def test_latex_escape_specials_and_unicode():
     assert fmt.latex_escape("a<b>c~d^e{f}\\") == (
         r"a\textless{}b\textgreater{}c\textasciitilde{}d\textasciicircum{}e\{f\}\textbackslash{}"
     )
-    assert fmt.latex_escape("Zürich") == "Zürich"  # Latin-1: utf8 inputenc typesets it
-    assert fmt.latex_escape("Łódź") == "?ódz"  # outside Latin-1: transliterated (or "?")
+    # the output is ASCII: Latin letters keep their accents as T1 commands, other scripts are transliterated
+    assert fmt.latex_escape("Zürich") == r"Z\"{u}rich"
+    assert fmt.latex_escape("Łódź") == r"\L{}\'{o}d\'{z}"
+    assert fmt.latex_escape("Ðakovo «Nord»") == r"\DH{}akovo \guillemotleft{}Nord\guillemotright{}"
+    assert fmt.latex_escape("naïve q\u0303") == r"na\"{\i{}}ve \~{q}"  # i loses its dot; a combining mark
+    assert fmt.latex_escape("Москва 北京") == "Moskva BeiJing"
+    assert fmt.latex_escape("a\x00b\x07c\td\r\ne\u202ef") == "abc d  ef"  # control and bidi characters
     assert fmt.latex_escape(None) == "" and fmt.latex_escape(float("nan")) == ""
+
+
+def test_markdown_escape_shows_user_strings_literally():
+    md = fmt.markdown_escape
+    assert md("<script>alert(1)</script>") == "&lt;script>alert(1)&lt;/script>"
+    assert md("[x](javascript:alert(1))") == r"\[x\](javascript:alert(1))"
+    assert md("<javascript:alert(1)>") == "&lt;javascript:alert(1)>" and md("<!-- x -->") == "&lt;!-- x -->"
+    assert md("a|b *c* `d` ~e~ \\") == r"a\|b \*c\* \`d\` \~e\~ \\"
+    assert md("&lt; & b") == "&amp;lt; & b"
+    assert md("_x_ __y") == r"\_x\_ \_\_y"
+    # what cannot open markup stays readable: p-values, comparisons, names with inner underscores
+    assert md("p <0.001, SES-CD >= 3, late_mean, txt__cnt__w_h0001") == (
+        "p <0.001, SES-CD >= 3, late_mean, txt__cnt__w_h0001"
+    )
+    assert md("one\nline\x00") == "one line"
 
 
 def test_formatting_helpers():

@@ -3,7 +3,14 @@
 import pytest
 
 from benchmarks.experiment.config import load_config, load_tasks
-from benchmarks.experiment.matrix import Cell, derive_seed, plan_cells, unimodal_sources
+from benchmarks.experiment.matrix import (
+    Cell,
+    derive_seed,
+    expected_cost,
+    largest_first,
+    plan_cells,
+    unimodal_sources,
+)
 from benchmarks.experiment.runner import matrix_of
 
 
@@ -30,6 +37,21 @@ def test_all_modality_subsets_and_fusion_rules():
     assert {c.estimator for c in multi if c.fusion == "hybrid_gated"} == {"hybrid"}
     assert len(cells) == len(per_fold) * cfg.folds * cfg.repeats
     assert len({c.cell_id for c in cells}) == len(cells)
+
+
+def test_largest_cells_are_submitted_first_and_ties_keep_the_matrix_order():
+    cfg = load_config("smoke", estimators=["enet", "rf"], fusions=["single", "early", "hybrid_gated"])
+    cells = matrix_of(cfg)
+    ordered = largest_first(cells)
+    assert sorted(ordered) == cells  # only the order changes
+    costs = [expected_cost(c) for c in ordered]
+    assert costs == sorted(costs, reverse=True)
+    assert ordered[0] == Cell("endo_active", "imaging+text+pro", "rf", "early", 0, 0)
+    assert ordered[-1].estimator == "prior" and expected_cost(ordered[-1]) == 0
+    hybrid3 = [c for c in ordered if c.is_hybrid and c.modality_set.count("+") == 2]
+    enet_single = [c for c in ordered if c.estimator == "enet" and c.fusion == "single"]
+    assert ordered.index(hybrid3[-1]) < ordered.index(enet_single[0])
+    assert enet_single == sorted(enet_single)  # equal costs stay in the matrix order
 
 
 def test_seeds_are_stable_and_distinct():

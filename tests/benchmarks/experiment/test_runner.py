@@ -75,6 +75,12 @@ def test_same_config_and_seed_give_identical_results(reference_run, toy, tmp_pat
     _assert_same_results(reference_run, tmp_path)
 
 
+def test_plain_path_gives_the_same_results_as_the_fast_path(reference_run, toy, tmp_path, smoke_config):
+    """The fast path (the default: work shared across trials, largest cells first) changes no number."""
+    run_matrix(smoke_config(share_fold_work=False, largest_first=False), *toy, tmp_path, progress=False)
+    _assert_same_results(reference_run, tmp_path)
+
+
 def test_rerun_skips_finished_cells(reference_run, toy, smoke_config):
     before = {p.name: p.stat().st_mtime_ns for p in (reference_run / "cells").iterdir()}
     outcome = run_matrix(smoke_config(), *toy, reference_run, progress=False)

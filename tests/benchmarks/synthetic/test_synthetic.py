@@ -16,6 +16,7 @@ from benchmarks.cohort.schema import (
     PRO_ITEMS,
     SEVERITY_CLASSES,
 )
+from benchmarks.store import FolderError
 from benchmarks.synthetic import SyntheticConfig, build_tables, generate_cohort, severity_class
 
 TABLES = ("patients.csv", "imaging.csv", "reports.csv", "pro.csv")
@@ -105,8 +106,11 @@ def test_schema_and_ranges(default_cohort: dict[str, pd.DataFrame]) -> None:
     r = default_cohort["reports"]
     assert set(r["report_type"]) == {"mre", "colonoscopy"}
     mre = r.loc[r.report_type == "mre", "text"]
-    assert mre.str.contains("TECHNIQUE:").all() and mre.str.contains("FINDINGS:").all()
-    assert mre.str.contains("IMPRESSION:").all()
+    french = mre.str.contains("RÉSULTATS :|RESULTATS :|DESCRIPTION :", regex=True)
+    assert 0.2 < french.mean() < 0.4  # french_report_rate 0.3
+    assert mre[~french].str.contains("TECHNIQUE:").all() and mre[~french].str.contains("FINDINGS:").all()
+    assert mre[~french].str.contains("IMPRESSION:").all()
+    assert mre[french].str.contains("TECHNIQUE :").all() and mre[french].str.contains("CONCLUSION :").all()
 
 
 def test_cdai_hbi_are_the_scores_of_the_items(default_cohort: dict[str, pd.DataFrame]) -> None:
@@ -262,7 +266,7 @@ def test_signal_knobs_and_config_validation() -> None:
 def test_refuses_to_overwrite_foreign_folder(tmp_path) -> None:
     (tmp_path / "cohort").mkdir()
     (tmp_path / "cohort" / "mine.txt").write_text("user data")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(FolderError, match="was not created by cdbench"):
         generate_cohort(tmp_path, n=3, config=SyntheticConfig(write_images=False))
     assert (tmp_path / "cohort" / "mine.txt").read_text() == "user data"
     # its own folder is replaced cleanly on a rerun

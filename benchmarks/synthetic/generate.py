@@ -31,7 +31,7 @@ from benchmarks.synthetic.latent import (
     sample_truth,
 )
 from benchmarks.synthetic.pro import sample_pro_items, symptom_severity
-from benchmarks.synthetic.reports import write_reports
+from benchmarks.synthetic.report_writer import write_reports
 
 MARKER_FILE = ".synthetic.json"
 """Written into the cohort folder; lets a rerun replace a folder that the generator made, and only such."""

@@ -10,7 +10,8 @@ form of "Finding: yes/no" lines (``templated_report_rate``), drawn per report fr
 (:func:`report_style`), so the English free-text reports are the same whatever the two rates. One set of
 renderers writes both languages from a :class:`Phrases` bank: :data:`EN` here, ``FR`` in
 :mod:`benchmarks.synthetic.reports_fr`; the structured forms are in
-:mod:`benchmarks.synthetic.reports_templated`. All of them render the same perceived findings.
+:mod:`benchmarks.synthetic.reports_templated`. All of them render the same perceived findings;
+:mod:`benchmarks.synthetic.report_writer` picks the language and style of each report and writes them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from benchmarks.synthetic.latent import (
     MRI_SEGMENTS,
     MRI_TO_SES,
     SES_SEGMENTS,
-    STREAM_REPORT,
     STREAM_REPORT_STYLE,
     PatientTruth,
     patient_rng,
@@ -174,33 +174,6 @@ def report_style(truth: PatientTruth, config: SyntheticConfig) -> dict[str, tupl
         )
         out[rtype] = ("fr" if french else "en", bool(templated))
     return out
-
-
-def phrases(language: str) -> Phrases:
-    """The phrase bank of ``language`` ("en" or "fr")."""
-    if language == "fr":
-        from benchmarks.synthetic.reports_fr import FR
-
-        return FR
-    return EN
-
-
-def write_reports(truth: PatientTruth, config: SyntheticConfig) -> list[tuple[str, str]]:
-    """The patient's reports as (report_type, text): an MRE report and a colonoscopy report."""
-    from benchmarks.synthetic.reports_templated import colonoscopy_form, mre_form
-
-    rng = patient_rng(truth.seed, truth.index, STREAM_REPORT)
-    style = config.active_sites[truth.site].reader_style
-    w = _Writer(rng, style)
-    styles = report_style(truth, config)
-    (mre_lang, mre_templated), (colon_lang, colon_templated) = styles["mre"], styles["colonoscopy"]
-    per_mri = _perceive_mri(truth, config, w)
-    write_mre = mre_form if mre_templated else mre_report
-    mre = write_mre(truth, config, w, per_mri, phrases(mre_lang))
-    per_ses = _perceive_ses(truth, config, w)
-    write_colon = colonoscopy_form if colon_templated else colonoscopy_report
-    colon = write_colon(truth, config, w, per_ses, phrases(colon_lang))
-    return [("mre", mre), ("colonoscopy", colon)]
 
 
 def abnormal_segments(per: dict[str, dict[str, float]]) -> list[str]:

@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 from benchmarks.cohort.language import detect_language
 from benchmarks.synthetic import SyntheticConfig, build_tables
 from benchmarks.synthetic.latent import sample_truth
-from benchmarks.synthetic.reports import report_style, write_reports
+from benchmarks.synthetic.report_writer import report_style, write_reports
 
 
 def _styles(n: int, config: SyntheticConfig) -> pd.DataFrame:

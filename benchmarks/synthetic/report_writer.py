@@ -1,0 +1,46 @@
+"""A patient's reports: the language and style of each (``report_style``), then the renderer that fits.
+
+Above the renderers (:mod:`~benchmarks.synthetic.reports` with the English bank,
+:mod:`~benchmarks.synthetic.reports_fr`, :mod:`~benchmarks.synthetic.reports_templated`), so they need not
+know of one another.
+"""
+
+from __future__ import annotations
+
+from benchmarks.synthetic.config import SyntheticConfig
+from benchmarks.synthetic.latent import STREAM_REPORT, PatientTruth, patient_rng
+from benchmarks.synthetic.reports import (
+    EN,
+    Phrases,
+    _perceive_mri,
+    _perceive_ses,
+    _Writer,
+    colonoscopy_report,
+    mre_report,
+    report_style,
+)
+from benchmarks.synthetic.reports_fr import FR
+from benchmarks.synthetic.reports_templated import colonoscopy_form, mre_form
+
+PHRASES: dict[str, Phrases] = {"en": EN, "fr": FR}
+
+
+def phrases(language: str) -> Phrases:
+    """The phrase bank of ``language`` ("en" or "fr"; anything else is English, as before)."""
+    return PHRASES.get(language, EN)
+
+
+def write_reports(truth: PatientTruth, config: SyntheticConfig) -> list[tuple[str, str]]:
+    """The patient's reports as (report_type, text): an MRE report and a colonoscopy report."""
+    rng = patient_rng(truth.seed, truth.index, STREAM_REPORT)
+    style = config.active_sites[truth.site].reader_style
+    w = _Writer(rng, style)
+    styles = report_style(truth, config)
+    (mre_lang, mre_templated), (colon_lang, colon_templated) = styles["mre"], styles["colonoscopy"]
+    per_mri = _perceive_mri(truth, config, w)
+    write_mre = mre_form if mre_templated else mre_report
+    mre = write_mre(truth, config, w, per_mri, phrases(mre_lang))
+    per_ses = _perceive_ses(truth, config, w)
+    write_colon = colonoscopy_form if colon_templated else colonoscopy_report
+    colon = write_colon(truth, config, w, per_ses, phrases(colon_lang))
+    return [("mre", mre), ("colonoscopy", colon)]

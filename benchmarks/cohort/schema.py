@@ -27,6 +27,10 @@ IMAGE_MODALITY_COLUMN = "modality"
 REPORT_TYPE_COLUMN = "report_type"
 TEXT_COLUMN = "text"
 LANGUAGE_COLUMN = "language"  # optional in reports.csv: ISO 639-1 code; detected when absent
+LABEL_COLUMN = "label"  # optional in imaging.csv: the mask region(s) to read (benchmarks.cohort.regions)
+DATE_COLUMN = "date"  # optional in imaging.csv, reports.csv, pro.csv: ISO 8601 date (YYYY-MM-DD)
+TIMEPOINT_COLUMN = "timepoint"  # optional there too: visit number, 0 = baseline
+ENDPOINT_DATE_COLUMN = "endpoint_date"  # optional in patients.csv: when the endpoints were assessed
 PATIENTS_REQUIRED = (PATIENT_ID,)
 IMAGING_REQUIRED = (PATIENT_ID, IMAGE_COLUMN, MASK_COLUMN, IMAGE_MODALITY_COLUMN)
 REPORTS_REQUIRED = (PATIENT_ID, REPORT_TYPE_COLUMN, TEXT_COLUMN)

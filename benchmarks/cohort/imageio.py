@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
+from benchmarks.cohort.regions import DEFAULT_REGIONS, Region
+
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 NRRD_SUFFIXES = (".nrrd", ".nhdr")
 META_SUFFIXES = (".mha", ".mhd")
@@ -125,6 +127,33 @@ def read_image(path: str | os.PathLike[str]) -> sitk.Image:
         return sitk.ReadImage(str(path))
     except RuntimeError as exc:
         raise ImageReadError(f"cannot read image: {_short(exc)}") from exc
+
+
+@dataclass
+class LabelMask:
+    """A mask on its image's grid: an integer label image and the label value of each region name."""
+
+    image: sitk.Image
+    labels: dict[str, int]
+    kind: str  # "label" (a label image file or series), "rtstruct" or "seg"
+
+
+def read_mask(
+    mask_path: str | os.PathLike[str],
+    image_path: str | os.PathLike[str],
+    regions: tuple[Region, ...] = DEFAULT_REGIONS,
+) -> LabelMask:
+    """The mask of ``image_path`` as a label image, with the label value of each of ``regions``.
+
+    A label image (NIfTI, NRRD, MHA, DICOM series) is read as it is; its regions' keys are its labels.
+    """
+    if any(not r.is_label for r in regions):
+        names = [r.key for r in regions if not r.is_label]
+        raise ImageReadError(
+            f"structure names {names} select RTSTRUCT structures, but this mask is a label image: "
+            "give label numbers in the label column"
+        )
+    return LabelMask(read_image(mask_path), {r.name: int(r.key) for r in regions}, "label")
 
 
 def _info(

@@ -11,7 +11,15 @@ from features.engine import extract_features
 
 
 class ExtractionError(Exception):
-    """A single case could not be extracted; the message is recorded as the reason (never report text)."""
+    """A single case could not be extracted; the message is recorded as the reason (never report text).
+
+    ``category`` is a short, fixed phrase naming the kind of failure (e.g. "geometry mismatch",
+    "label absent", "unreadable file"): failures are counted by it in the run summary and the report.
+    """
+
+    def __init__(self, message: str, *, category: str = "extraction error") -> None:
+        super().__init__(message)
+        self.category = category
 
 
 class Extractor(BaseEstimator):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.store import MODEL_KEYS, load_run, proba_columns, write_text
+from benchmarks.store import MODEL_KEYS, internal_rows, load_run, proba_columns, write_text
 from reports.comparisons import pool_predictions
 from reports.metrics import get_metric
 from reports.stats import bootstrap_ci
@@ -37,7 +37,7 @@ N_BOOT = 400
 
 def _pooled_predictions(pred: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per model id: labels and repeat-averaged probabilities (one row per patient), as the report pools."""
-    pooled = pool_predictions(pred)
+    pooled = pool_predictions(internal_rows(pred))
     out = {}
     for key, g in pooled.groupby(list(MODEL_KEYS), sort=True):
         cols = [c for c in proba_columns(g) if g[c].notna().any()]
@@ -54,6 +54,7 @@ def _gated(res: dict[str, Any]) -> pd.DataFrame:
     metrics, tasks = res["metrics"], res["tasks"]
     if metrics.empty:
         raise SystemExit("no metrics in the run folder; run the benchmark first")
+    metrics = internal_rows(metrics)  # a site run's external models are not gated
     pooled = metrics[metrics["fold"] == "all"]
     rows = []
     for (task, model_id, metric), g in pooled.groupby(["task", "model_id", "metric"], sort=True):

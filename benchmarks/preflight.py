@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -76,11 +77,16 @@ def check_tasks(config: RunConfig, endpoints: pd.DataFrame) -> None:
 
 
 def validate_with_tasks(
-    path: str | os.PathLike[str], *, check_images: str = "header", tasks_file: str | Path | None = None
+    path: str | os.PathLike[str],
+    *,
+    check_images: str = "header",
+    tasks_file: str | Path | None = None,
+    selection: Any = None,
 ) -> ValidationReport:
-    """``validate_cohort``'s report plus a warning for each task of ``tasks_file`` (default: the shipped
-    task definitions) whose endpoint the cohort has but that has a single class among its patients."""
-    report, tables = inspect_cohort(path, check_images, strict=False)
+    """``validate_cohort``'s report (listing what the ``selection`` rules keep) plus a warning for each
+    task of ``tasks_file`` (default: the shipped task definitions) whose endpoint the cohort has but that
+    has a single class among its patients."""
+    report, tables = inspect_cohort(path, check_images, strict=False, selection=selection)
     if tables is not None and tables.patients is not None:
         tasks = {n: t for n, t in load_tasks(tasks_file).items() if t.endpoint in tables.patients.columns}
         report.problems.extend(task_problems(tasks, tables.patients, "warning"))

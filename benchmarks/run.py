@@ -56,11 +56,12 @@ def _check_images(deep: bool) -> str:
     return "full" if deep else "header"
 
 
-def stage_validate(cohort_dir: Path, deep: bool = False) -> Any:
-    """Validate the cohort and warn about the tasks of the task file with a single class."""
+def stage_validate(cohort_dir: Path, deep: bool = False, selection: Any = None) -> Any:
+    """Validate the cohort (listing what the ``selection`` rules keep) and warn about the tasks of the task
+    file with a single class."""
     from benchmarks.preflight import validate_with_tasks
 
-    report = validate_with_tasks(cohort_dir, check_images=_check_images(deep))
+    report = validate_with_tasks(cohort_dir, check_images=_check_images(deep), selection=selection)
     print(report.format(), flush=True)
     return report
 
@@ -92,27 +93,56 @@ def stage_features(
     store.write_table(summary, run_dir / store.FEATURE_SUMMARY)
     store.write_table(fs.failures, run_dir / store.FAILURES)
     print(summary.to_string(index=False), flush=True)
-    if len(fs.failures):
-        _log(
-            f"{len(fs.failures)} case(s) failed extraction and count as missing; see {run_dir / store.FAILURES}"
-        )
-        for (ext, reason), g in fs.failures.groupby(["extractor", "reason"]):
-            _log(f"  {ext}: {len(g)} x {reason}")
+    _log_failures(fs, run_dir / store.FAILURES)
     return fs
 
 
-def _load_cohort(cohort_dir: Path, deep: bool = False) -> Any:
+EXAMPLE_CHARS = 160  # an example reason on the console; the table has them whole
+
+
+def _log_failures(fs: Any, path: Path) -> None:
+    """The extraction failures counted by modality, part and category, each with an example reason and
+    the fix, then the patients who lost a modality entirely (every part failed or none applied)."""
+    counts = fs.failure_counts()
+    if counts.empty:
+        return
+    _log(f"{len(fs.failures)} case(s) failed extraction and count as missing; every reason is in {path}")
+    head = {"modality": "modality", "part": "part", "category": "category", "n": "n"}
+    rows = [head, *counts.astype(str).to_dict(orient="records")]
+    width = {k: max(len(r[k]) for r in rows) for k in head}
+    for i, r in enumerate(rows):
+        cells = "  ".join(r[k].rjust(width[k]) if k == "n" else r[k].ljust(width[k]) for k in head)
+        if i == 0:
+            print(f"  {cells}  example", flush=True)
+            continue
+        example = r["example"]
+        if len(example) > EXAMPLE_CHARS:  # the start (patient, files) and the end (the fix)
+            example = f"{example[:60]} ... {example[len(example) - EXAMPLE_CHARS + 65 :]}"
+        print(f"  {cells}  {example}", flush=True)
+        print(f"  {'':{len(cells)}}  fix: {r['fix']}", flush=True)
+    for modality, ids in sorted(fs.lost.items()):
+        _log(
+            f"{len(ids)} patient(s) have {modality} data but lost it (every extractor part failed or none "
+            f"applied): {', '.join(ids)}"
+        )
+
+
+def _load_cohort(
+    cohort_dir: Path, deep: bool = False, selection: Any = None, run_dir: Path | None = None
+) -> Any:
     """The validated cohort, its validation report printed (every problem, so nothing is dropped
     silently); exit 1 on a fatal problem."""
     from benchmarks.cohort import CohortError, load_cohort
 
     try:
-        cohort = load_cohort(cohort_dir, check_images=_check_images(deep))
+        cohort = load_cohort(cohort_dir, check_images=_check_images(deep), selection=selection)
     except CohortError as exc:
         print(exc.report.format(), file=sys.stderr)
         _log("validation found fatal problems; fix them and rerun")
         raise SystemExit(1) from None
     print(cohort.report.format(), flush=True)
+    if run_dir is not None:  # which row each patient's data came from, and why
+        store.write_table(cohort.selection.table, run_dir / store.SELECTION)
     return cohort
 
 
@@ -130,7 +160,7 @@ def stage_matrix(
     store.write_table(cohort_summary(cohort, fs.blocks), out / store.COHORT_SUMMARY)
     t = time.perf_counter()
     _log(f"running the model matrix ({config.profile} profile)")
-    outcome = run_matrix(config, cohort.endpoints, fs.blocks, out, force=force)
+    outcome = run_matrix(config, cohort.endpoints, fs.blocks, out, force=force, sites=_sites(cohort))
     timings["matrix"] = time.perf_counter() - t
     _log(
         f"matrix: {outcome.n_cells} cells, {outcome.n_skipped} reused, {outcome.n_run} run, "
@@ -138,7 +168,7 @@ def stage_matrix(
     )
     extra = {
         "cohort": cohort_identity(cohort),
-        "extraction": fs.summary().to_dict(orient="records"),
+        "extraction": fs.provenance(),
         "cells": {"total": outcome.n_cells, "failed": outcome.n_failed},
     }
     store.write_json(provenance(config, timings, extra), out / store.PROVENANCE)
@@ -157,7 +187,7 @@ def run_all(args: argparse.Namespace, config: RunConfig) -> int:
 
     t = time.perf_counter()
     _log(f"validating {cohort_dir}")
-    cohort = _load_cohort(cohort_dir, args.deep)
+    cohort = _load_cohort(cohort_dir, args.deep, config.selection, out)
     _check_tasks(config, cohort)
     timings["validate"] = time.perf_counter() - t
 
@@ -184,6 +214,15 @@ def _check_tasks(config: RunConfig, cohort: Any) -> None:
     from benchmarks.preflight import check_tasks
 
     check_tasks(config, cohort.endpoints)
+    if config.validation == "site" or config.harmonise:  # the site folds and ComBat batches, checked early
+        from benchmarks.experiment.runner import task_datas
+
+        task_datas(config, cohort.endpoints, {}, _sites(cohort))
+
+
+def _sites(cohort: Any) -> Any:
+    """The site of each patient (patients.csv's optional ``site`` column), or None without one."""
+    return cohort.patients["site"] if "site" in cohort.patients.columns else None
 
 
 def _features(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path) -> Any:
@@ -243,6 +282,57 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="recompute cached features and finished cells")
     p.add_argument("--cache", help="feature cache folder (default: <out>/cache)")
     _add_deep(p)
+    _add_selection(p)
+    _add_validation(p)
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated list of names (sites, modalities); blanks are dropped."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_validation(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--validation",
+        choices=("cv", "site"),
+        default=None,
+        help="cv: outer cross-validation; site: also leave-one-site-out folds (external validation by the "
+        "site column of patients.csv) compared with the cross-validated AUC (default: the profile's)",
+    )
+    p.add_argument("--train-sites", type=_names, default=None, help="train on sites A,B; implies site")
+    p.add_argument("--test-sites", type=_names, default=None, help="test on these sites (C); implies site")
+    p.add_argument(
+        "--harmonise",
+        type=_names,
+        default=None,
+        help="modalities harmonised by site with ComBat inside each fit, e.g. imaging (run beside unharmonised)",
+    )
+
+
+def _selection(text: str) -> str | dict[str, str]:
+    """``--selection``: one rule for every modality, or ``modality=rule`` pairs separated by commas."""
+    if "=" not in text:
+        return text.strip()
+    rules: dict[str, str] = {}
+    for part in text.split(","):
+        modality, sep, rule = (x.strip() for x in part.partition("="))
+        if not (sep and modality and rule):
+            raise argparse.ArgumentTypeError(
+                f"expected RULE or MODALITY=RULE[,MODALITY=RULE...] (e.g. imaging=baseline,text=all), got {text!r}"
+            )
+        rules[modality] = rule
+    return rules
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--selection",
+        type=_selection,
+        default=None,
+        help="which scan / reports / questionnaire to use when a patient has several: closest (to "
+        "endpoint_date), baseline or latest (text also: all), for every modality or per modality, e.g. "
+        "imaging=baseline,pro=latest (default: imaging closest, text all, pro closest)",
+    )
 
 
 def _add_deep(p: argparse.ArgumentParser) -> None:
@@ -281,7 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a cohort folder and list every problem")
     p.add_argument("--cohort", required=True)
+    p.add_argument("--config", help="run configuration (TOML) whose `selection` rules the report applies")
     _add_deep(p)
+    _add_selection(p)
 
     p = sub.add_parser("features", help="extract (or read cached) features of a cohort")
     p.add_argument("--cohort", required=True)
@@ -310,6 +402,11 @@ def _config_from(args: argparse.Namespace) -> RunConfig:
         storage=args.storage,
         seed=args.seed,
         n=getattr(args, "n", None),
+        selection=getattr(args, "selection", None),
+        validation=getattr(args, "validation", None),
+        train_sites=getattr(args, "train_sites", None),
+        test_sites=getattr(args, "test_sites", None),
+        harmonise=getattr(args, "harmonise", None),
     )
     return dataclasses.replace(config, n=None) if getattr(args, "cohort", None) else config
 
@@ -330,7 +427,8 @@ def _run_command(args: argparse.Namespace) -> int:
         stage_generate(Path(args.out), args.n, args.seed)
         return 0
     if args.command == "validate":
-        return 1 if stage_validate(Path(args.cohort), args.deep).fatal else 0
+        selection = load_config("default", args.config, selection=args.selection).selection
+        return 1 if stage_validate(Path(args.cohort), args.deep, selection).fatal else 0
     if args.command == "report":
         run_dir = store.require_run_folder(args.run)  # before anything is created
         with store.open_run(run_dir):
@@ -357,7 +455,7 @@ def _run_stages(args: argparse.Namespace, config: RunConfig) -> int:
     if args.command == "all":
         return run_all(args, config)
     out = Path(args.out)
-    cohort = _load_cohort(Path(args.cohort), args.deep)
+    cohort = _load_cohort(Path(args.cohort), args.deep, config.selection, out)
     if args.command == "matrix":
         _check_tasks(config, cohort)
     fs = _features(args, config, cohort, out)

@@ -5,10 +5,11 @@ rename), so a run killed at any moment leaves every file whole or absent. A run 
 
 - ``cells/<cell>.parquet``: one file per finished cell (its predictions, with the cell's metadata in the
   parquet schema); what a resumed run reads to skip finished work;
-- ``predictions.parquet``, ``metrics.parquet``, ``cells.parquet``, ``tasks.json``: consolidated from the
-  cell files (idempotent);
+- ``predictions.parquet``, ``metrics.parquet``, ``cells.parquet``, ``tasks.json`` and, when the run
+  computed it, ``robustness.parquet``: consolidated from the cell files (idempotent); predictions and
+  metrics carry the cell's ``validation`` ("internal" CV or "external" site folds) and ``harmonise`` axes;
 - ``cohort_summary.parquet``, ``features.parquet``, ``extraction_failures.parquet``,
-  ``feature_label_checks.parquet``, ``provenance.json``: written by the stages;
+  ``feature_label_checks.parquet``, ``selection.parquet``, ``provenance.json``: written by the stages;
 - ``optuna/`` (study journals), ``cache/`` (the feature cache), ``synthetic/`` (a generated cohort) and
   ``report/`` (tables, figures, report.tex/pdf, summary.md).
 
@@ -59,7 +60,9 @@ CELLS = "cells.parquet"
 COHORT_SUMMARY = "cohort_summary.parquet"
 FEATURE_SUMMARY = "features.parquet"
 FAILURES = "extraction_failures.parquet"
+SELECTION = "selection.parquet"  # the row each patient's scan / reports / questionnaire came from, and why
 FEATURE_CHECKS = "feature_label_checks.parquet"
+ROBUSTNESS = "robustness.parquet"  # fused models' test predictions with modalities withheld ("robust" rows)
 PROVENANCE = "provenance.json"
 TASKS = "tasks.json"
 CELLS_DIR = "cells"
@@ -76,7 +79,9 @@ MARKER = ".cdbench.json"  # in every folder cdbench owns: {"kind": run | synthet
 LOCK_FILE = ".cdbench.lock"  # in a run folder: the one writer's lock (benchmarks.lock)
 QUARANTINE_DIR = "quarantine"  # files that failed their check, set aside with a .reason.txt each
 
-RESULT_TABLES = (PREDICTIONS, METRICS, CELLS, COHORT_SUMMARY, FEATURE_CHECKS)
+RESULT_TABLES = (PREDICTIONS, METRICS, CELLS, COHORT_SUMMARY, FEATURE_CHECKS, FEATURE_SUMMARY, FAILURES)
+OPTIONAL_TABLES = (ROBUSTNESS,)
+"""Result tables only some runs have (loaded when present, else empty)."""
 RESULT_JSON = (PROVENANCE, TASKS)
 CELL_META_KEY = b"cdbench_cell"
 CHECKSUM_KEY = b"cdbench_sha256"
@@ -84,8 +89,32 @@ _BLANK_DIGEST = b"0" * 64
 PROBA_TOLERANCE = 1e-6
 """How far a row of probabilities may sum from 1 (float rounding of the models' own normalisation)."""
 
-AXES = ["cell_id", "model_id", "task", "modality_set", "estimator", "fusion", "repeat", "fold"]
+AXES = ["cell_id", "model_id", "task", "modality_set", "estimator", "fusion", "repeat", "fold",
+        "validation", "harmonise"]  # fmt: skip
 """Columns that identify a cell in ``predictions.parquet`` (each prediction row carries them)."""
+VALIDATION_INTERNAL = "internal"
+"""``validation`` of the outer cross-validation's predictions (the only one unless ``validation = "site"``)."""
+VALIDATION_EXTERNAL = "external"
+"""``validation`` of the site folds' predictions: trained on other sites than the patient's."""
+HARMONISE_NONE = "none"
+"""``harmonise`` of a model without site harmonisation (else the modalities harmonised, e.g. "imaging")."""
+AXIS_DEFAULTS = {"validation": VALIDATION_INTERNAL, "harmonise": HARMONISE_NONE}
+"""Values of the axes that cell files written before they existed lack."""
+
+
+def internal_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the internal (cross-validated), unharmonised models of a predictions or metrics table:
+    what the gate and every report table but the transport comparison read."""
+    if "validation" not in frame:
+        return frame
+    keep = frame["validation"].eq(VALIDATION_INTERNAL)
+    if "harmonise" in frame:
+        keep &= frame["harmonise"].eq(HARMONISE_NONE)
+    return frame[keep]
+
+
+ROBUSTNESS_COLUMNS = ["withheld", "fraction", "masked"]
+"""Columns of the robustness rows (``part="robust"`` in a cell file) beside the prediction columns."""
 MODEL_KEYS = ("task", "modality_set", "estimator", "fusion")
 """Columns that identify a model (repeats and folds pooled), in the order of its ``model_id``."""
 BASELINE_SET = NO_MODALITY
@@ -489,7 +518,7 @@ def consolidate(
     ``endpoints`` maps task -> endpoint column (stored beside each prediction). Returns (cells, predictions).
     """
     run_dir = Path(run_dir)
-    preds, metas = [], []
+    preds, metas, robust = [], [], []
     for cell_id in sorted(cell_ids):
         got = read_cell(run_dir, cell_id)
         if got is None:
@@ -497,10 +526,18 @@ def consolidate(
         meta, frame = got
         metas.append(meta)
         if meta["status"] == "ok" and len(frame):
-            test = frame[frame["part"] == "test"].drop(columns="part")
-            axes = pd.DataFrame({a: [meta[a]] * len(test) for a in AXES}, index=test.index)
-            axes["endpoint"] = endpoints[meta["task"]]
-            preds.append(pd.concat([axes, test], axis=1))
+            extra = [c for c in ROBUSTNESS_COLUMNS if c in frame.columns]
+            for part, out in (("test", preds), ("robust", robust)):
+                rows = frame[frame["part"] == part].drop(columns="part")
+                if part == "test":
+                    rows = rows.drop(columns=extra)
+                elif not len(rows):
+                    continue
+                axes = pd.DataFrame(
+                    {a: [meta.get(a, AXIS_DEFAULTS.get(a))] * len(rows) for a in AXES}, index=rows.index
+                )
+                axes["endpoint"] = endpoints[meta["task"]]
+                out.append(pd.concat([axes, rows], axis=1))
     cells = pd.DataFrame(metas)
     if len(cells):
         cells = cells.sort_values("cell_id").reset_index(drop=True)
@@ -509,6 +546,12 @@ def consolidate(
     if len(predictions):
         predictions = predictions.sort_values(["cell_id", "patient_id"]).reset_index(drop=True)
     write_table(predictions, run_dir / PREDICTIONS)
+    if robust:
+        table = pd.concat(robust, ignore_index=True)
+        table = table.sort_values(["cell_id", "withheld", "fraction", "patient_id"]).reset_index(drop=True)
+        write_table(table, run_dir / ROBUSTNESS)
+    else:
+        (run_dir / ROBUSTNESS).unlink(missing_ok=True)
     return cells, predictions
 
 
@@ -587,9 +630,15 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
                 f"{p} is damaged ({type(exc).__name__}: {exc}); rerun the run into {run_dir} (same --out) "
                 "to rebuild it from the cell files."
             ) from None
+    for name in OPTIONAL_TABLES:
+        p = run_dir / name
+        out[name.split(".")[0]] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
     for name in RESULT_JSON:
         out[name.split(".")[0]] = read_json(run_dir / name)
     pred = out["predictions"]
+    for axis, default in AXIS_DEFAULTS.items():  # runs written before these axes existed
+        if axis not in pred.columns:
+            pred[axis] = default
     if pred.empty:
         out["predictions"] = pred = pd.DataFrame(
             {c: pd.Series(dtype=object) for c in PREDICTION_COLUMNS}

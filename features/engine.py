@@ -2,8 +2,14 @@
 
 The cache holds one parquet table per recipe (extractor name and version, parameters, library versions).
 Each row carries the fingerprint of the patient's inputs (content hashes of files, hashes of texts), so a
-changed input is recomputed and an unchanged one is read back. Failed cases are rows with their reason.
+changed input is recomputed and an unchanged one is read back. Failed cases are rows with their reason and
+category; a failure read back from the cache is reused as a failure, never counted as cached.
 Report text never reaches the cache: fingerprints are hashes and rows hold derived numbers only.
+
+An extractor may be made of parts (``parts()``, e.g. one radiomics extractor per scan modality): each part
+is extracted and cached on its own recipe, and the parts' frames are joined into the modality's block. A
+part whose ``inputs`` is None for a patient does not apply to them (no row, no failure); a patient who has
+the modality but gets features from no part is named in :attr:`FeatureSet.lost`.
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ import hashlib
 import json
 import platform
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -43,6 +50,28 @@ class Extractor(Protocol):
 
 FINGERPRINT = "_fingerprint"
 ERROR = "_error"
+CATEGORY = "_category"  # cache rows written before categories existed lack it (derived from the reason)
+FAILURE_COLUMNS = ["patient_id", "extractor", "part", "modality", "category", "reason"]
+"""Columns of a failures table (``extraction_failures.parquet``): one row per failed patient and part."""
+DEFAULT_CATEGORY = "extraction error"  # ``features.base.ExtractionError``'s default category
+NO_APPLICABLE_PART = "no applicable part"
+"""Category of a patient who has the modality but to whom no part of any of its extractors applies."""
+FIXES: dict[str, str] = {
+    "unreadable file": "check the path in imaging.csv and that the file is a readable image or mask",
+    "geometry mismatch": "resample the mask onto its image's grid (size, spacing, origin and direction), "
+    "e.g. SimpleITK Resample with nearest-neighbour interpolation",
+    "label absent": "set the label column of imaging.csv to the mask's lesion label(s) or structure name",
+    "empty mask": "check the mask and the label column of imaging.csv: the region has no voxel",
+    "non-finite voxels": "replace the NaN or infinite voxels; `validate --deep` lists every such image",
+    "pyradiomics error": "check the parameter file of this scan modality",
+    "no parameter file": "give a parameter file for this scan modality (the radiomics extractor's params)",
+    "invalid label": "fix the label cell in imaging.csv (e.g. 2, 1;2;3, ileum=1;colon=2 or a structure name)",
+    "several scans": "give the scans a date or timepoint column and a selection rule, or keep one scan",
+    "unsupported image": "give a 3D scalar image and a scalar label mask",
+    NO_APPLICABLE_PART: "configure the extractor for this kind of input (for radiomics: a parameter file "
+    "for the scan's modality)",
+}
+"""The fix printed beside each failure category on the console (the reasons also state theirs)."""
 DEFAULT_LIBRARIES = ("numpy", "pandas", "scikit-learn")
 COUNT_PREFIX = "cnt__"  # features named cnt__* are sparse counts: a key a case lacks counts as 0
 FLUSH_EVERY = 64  # rows computed between atomic cache writes, so an interrupted run keeps its work
@@ -50,7 +79,13 @@ FLUSH_EVERY = 64  # rows computed between atomic cache writes, so an interrupted
 
 @dataclass
 class ExtractionResult:
-    """Features of one extractor: ``features`` (index patient_id, prefixed columns) and ``failures``."""
+    """Features of one extractor part: ``features`` (index patient_id, prefixed columns) and ``failures``
+    (:data:`FAILURE_COLUMNS`).
+
+    ``n_cached`` counts successful rows read back from the cache, ``n_computed`` the patients extracted in
+    this run (successes and failures); ``patient_ids`` are the patients considered and ``not_applicable``
+    those of them the part does not apply to (``inputs`` gave None).
+    """
 
     extractor: str
     features: pd.DataFrame
@@ -59,6 +94,18 @@ class ExtractionResult:
     n_computed: int = 0
     seconds: float = 0.0
     recipe: dict[str, Any] = field(default_factory=dict)
+    part: str = ""
+    modality: str = ""
+    patient_ids: list[str] = field(default_factory=list, repr=False)
+    not_applicable: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def n_not_applicable(self) -> int:
+        return len(self.not_applicable)
 
 
 def library_versions(names: Iterable[str]) -> dict[str, str]:
@@ -87,13 +134,46 @@ def _jsonable(value: Any) -> Any:
 def recipe_of(extractor: Extractor) -> dict[str, Any]:
     """The cache recipe: everything that determines the extractor's output except the inputs."""
     libs = getattr(extractor, "libraries", DEFAULT_LIBRARIES)
-    return {
+    recipe = {
         "name": extractor.name,
         "version": extractor.version,
         "params": _jsonable(extractor.get_params(deep=False)),
         "libraries": library_versions(libs),
         "python": platform.python_version(),
     }
+    if part_of(extractor):  # a whole extractor keeps the recipe (and cache) it always had
+        recipe["part"] = part_of(extractor)
+    return recipe
+
+
+def part_of(extractor: Extractor) -> str:
+    """The extractor's part name ("" for an extractor that is not a part of another)."""
+    return str(getattr(extractor, "part", "") or "")
+
+
+def extractor_parts(extractor: Extractor) -> list[Extractor]:
+    """The parts of ``extractor`` (its ``parts()``), or the extractor itself when it has none.
+
+    Parts must have distinct part names and the extractor's modality; an empty ``parts()`` is an error.
+    """
+    parts_of = getattr(extractor, "parts", None)
+    if parts_of is None:
+        return [extractor]
+    parts = list(parts_of())
+    if not parts:
+        raise ValueError(f"extractor {extractor.name!r} has no parts: configure at least one")
+    names = [part_of(p) for p in parts]
+    if len(set(names)) != len(names) or "" in names:
+        raise ValueError(
+            f"extractor {extractor.name!r}: its parts need distinct, non-empty names, got {names}"
+        )
+    for p in parts:
+        if p.modality != extractor.modality:
+            raise ValueError(
+                f"extractor {extractor.name!r}: part {part_of(p)!r} is for {p.modality!r}, "
+                f"not {extractor.modality!r}"
+            )
+    return parts
 
 
 def recipe_hash(recipe: dict[str, Any]) -> str:
@@ -109,17 +189,67 @@ def _safe_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:MAX_REASON_CHARS]
 
 
-def _run_one(extractor: Extractor, pid: str, inputs: Any) -> tuple[str, dict[str, float] | None, str | None]:
+def failure_category(exc: BaseException) -> str:
+    """``exc.category`` (``features.base.ExtractionError``) when it has one, else its type's name."""
+    category = getattr(exc, "category", None)
+    return str(category) if isinstance(category, str) and category else type(exc).__name__
+
+
+def _category_of_reason(reason: str) -> str:
+    """The category of a cache row written without one: the exception type that starts its reason."""
+    kind = str(reason).split(":", 1)[0].strip()
+    return DEFAULT_CATEGORY if kind in ("ExtractionError", "") else kind
+
+
+def failure_fix(category: str) -> str:
+    """The fix to print beside a failure category (:data:`FIXES`; else where to read the reasons)."""
+    return FIXES.get(category, "see the reasons in extraction_failures.parquet (they name the file)")
+
+
+def _failure(exc: BaseException) -> dict[str, Any]:
+    return {ERROR: _safe_reason(exc), CATEGORY: failure_category(exc)}
+
+
+def _run_one(extractor: Extractor, pid: str, inputs: Any) -> tuple[str, dict[str, Any]]:
     try:
         values = extractor.extract(inputs)
-        return pid, {k: float(v) for k, v in values.items()}, None
+        return pid, {ERROR: None, CATEGORY: None, **{k: float(v) for k, v in values.items()}}
     except Exception as exc:  # one bad case is a recorded missing value, never a crashed run
-        return pid, None, _safe_reason(exc)
+        return pid, _failure(exc)
+
+
+def _is_failure(row: dict[str, Any]) -> bool:
+    return isinstance(row.get(ERROR), str)
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+RunChunk = Callable[[list[tuple[str, Any]]], Iterable[tuple[str, dict[str, Any]]]]
+
+
+@contextmanager
+def _patient_runner(extractor: Extractor, n_jobs: int, scheduler: str | None) -> Iterator[RunChunk]:
+    """``run(chunk)``: the ``(pid, row)`` of each ``(pid, inputs)`` of the chunk, in the chunk's order, on
+    ``n_jobs`` local loky processes or, given a Dask scheduler address, on that cluster's workers (the
+    extractor is sent to each worker once; inputs are paths and texts, so the workers must see the cohort
+    folder at the same path)."""
+    if scheduler:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            remote = client.scatter(extractor, broadcast=True)
+
+            def on_cluster(chunk: list[tuple[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+                futures = [client.submit(_run_one, remote, p, inp, pure=False) for p, inp in chunk]
+                return client.gather(futures)
+
+            yield on_cluster
+        return
+    with Parallel(n_jobs=n_jobs, backend="loky", return_as="generator") as parallel:
+        yield lambda chunk: parallel(delayed(_run_one)(extractor, p, inp) for p, inp in chunk)
 
 
 class FeatureCache(Protocol):
@@ -147,16 +277,23 @@ def extract_features(
     cache: FeatureCache | None = None,
     force: bool = False,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> ExtractionResult:
     """Extract features for ``patient_ids`` (default: every patient with the extractor's modality).
 
     Rows found in ``cache`` under the extractor's recipe with the same input fingerprint are reused
-    (never with ``force``); computed rows are written back every ``FLUSH_EVERY`` patients.
+    (never with ``force``): a success counts as cached, a recorded failure stays a failure. Computed rows
+    are written back every ``FLUSH_EVERY`` patients. A patient whose ``inputs`` is None is not applicable:
+    no row, no failure. An exception in ``inputs`` or ``input_fingerprint`` is a failure of that patient.
+    With ``scheduler`` (a Dask address) the patients are extracted on that cluster's workers instead of
+    ``n_jobs`` local processes; the rows and the cache are the same, written by this process only.
     """
     start = time.perf_counter()
     if patient_ids is None:
         avail = cohort.availability[extractor.modality]
         patient_ids = [str(p) for p in avail.index[avail.to_numpy(bool)]]
+    part = part_of(extractor)
+    label = f"{extractor.name} {part}".strip()
     recipe = recipe_of(extractor)
     key = recipe_hash(recipe)
     cached = pd.DataFrame()
@@ -168,19 +305,24 @@ def extract_features(
     todo: list[tuple[str, Any]] = []
     rows: dict[str, dict[str, Any]] = {}
     fingerprints: dict[str, str] = {}
+    not_applicable: list[str] = []
+    n_cached = 0
     for pid in patient_ids:
         try:
             inputs = extractor.inputs(cohort, pid)
+            if inputs is None:
+                not_applicable.append(pid)
+                continue
             fp = extractor.input_fingerprint(inputs)
         except Exception as exc:
-            rows[pid] = {FINGERPRINT: "", ERROR: _safe_reason(exc)}
+            rows[pid] = {FINGERPRINT: "", **_failure(exc)}
             continue
         fingerprints[pid] = fp
         if pid in cached.index and cached.at[pid, FINGERPRINT] == fp:
-            rows[pid] = cached.loc[pid].to_dict()
+            rows[pid] = row = cached.loc[pid].to_dict()
+            n_cached += not _is_failure(row)
         else:
             todo.append((pid, inputs))
-    n_cached = len(rows)
 
     def store() -> None:
         if cache is None:
@@ -191,14 +333,12 @@ def extract_features(
         cache.write(extractor.name, key, frame.sort_index())
 
     if todo:
-        bar = progress_bar(len(todo), f"extract {extractor.name}", "patient", disable=not progress)
-        with Parallel(n_jobs=n_jobs, backend="loky", return_as="generator") as parallel:
+        bar = progress_bar(len(todo), f"extract {label}", "patient", disable=not progress)
+        with _patient_runner(extractor, n_jobs, scheduler) as run_chunk:
             since_flush = 0
             for chunk in _chunks(todo, FLUSH_EVERY):
-                for pid, values, reason in parallel(delayed(_run_one)(extractor, p, inp) for p, inp in chunk):
-                    row: dict[str, Any] = {FINGERPRINT: fingerprints[pid], ERROR: reason}
-                    row.update(values or {})
-                    rows[pid] = row
+                for pid, row in run_chunk(chunk):
+                    rows[pid] = {FINGERPRINT: fingerprints[pid], **row}
                     bar.update(1)
                     since_flush += 1
                 if since_flush:
@@ -209,14 +349,28 @@ def extract_features(
         store()
 
     # No patient (an absent or empty modality table) gives no row and no column: zero features, no failure.
-    table = pd.DataFrame.from_dict(rows, orient="index").reindex(index=patient_ids)
-    table = table.reindex(columns=list(dict.fromkeys([FINGERPRINT, ERROR, *table.columns])))
+    applicable = [p for p in patient_ids if p in rows]
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(index=applicable)
+    table = table.reindex(columns=list(dict.fromkeys([FINGERPRINT, ERROR, CATEGORY, *table.columns])))
     table.index.name = "patient_id"
-    failed = table[ERROR].notna()
+    failed = table[ERROR].map(lambda v: isinstance(v, str)).astype(bool)
+    reasons = table.loc[failed, ERROR].astype(str)
+    categories = [
+        c if isinstance(c, str) and c else _category_of_reason(r)
+        for c, r in zip(table.loc[failed, CATEGORY], reasons, strict=True)
+    ]
     failures = pd.DataFrame(
-        {"patient_id": table.index[failed], "extractor": extractor.name, "reason": table.loc[failed, ERROR]}
-    ).reset_index(drop=True)
-    feats = table.loc[~failed].drop(columns=[FINGERPRINT, ERROR], errors="ignore")
+        {
+            "patient_id": pd.Series(table.index[failed], dtype=object),
+            "extractor": extractor.name,
+            "part": part,
+            "modality": extractor.modality,
+            "category": pd.Series(categories, dtype=object),
+            "reason": reasons.to_numpy(dtype=object),
+        },
+        columns=FAILURE_COLUMNS,
+    )
+    feats = table.loc[~failed].drop(columns=[FINGERPRINT, ERROR, CATEGORY], errors="ignore")
     feats = feats.dropna(axis=1, how="all").astype(float)
     counts = [c for c in feats.columns if str(c).startswith(COUNT_PREFIX)]
     feats[counts] = feats[counts].fillna(0.0)  # sparse counts: an absent key means zero mentions
@@ -230,6 +384,10 @@ def extract_features(
         n_computed=len(todo),
         seconds=time.perf_counter() - start,
         recipe=recipe,
+        part=part,
+        modality=extractor.modality,
+        patient_ids=list(patient_ids),
+        not_applicable=not_applicable,
     )
 
 
@@ -242,27 +400,128 @@ DEFAULT_FEATURES: dict[str, list[str]] = {
 
 @dataclass
 class FeatureSet:
-    """Per-modality feature frames of a cohort plus every failed case, ready for the design matrix."""
+    """Per-modality feature frames of a cohort plus every failed case, ready for the design matrix.
+
+    ``failures`` has :data:`FAILURE_COLUMNS`; ``lost`` maps each modality to the patients who have it
+    but got features from none of its extractors' parts (every part failed or none applied).
+    """
 
     blocks: dict[str, pd.DataFrame]
     failures: pd.DataFrame
     results: list[ExtractionResult]
+    lost: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
+        """One row per extractor part: patients with features, features, failed, not applicable, cached
+        (successes read back), computed (extracted in this run) and seconds."""
         return pd.DataFrame(
             [
                 {
                     "extractor": r.extractor,
+                    "part": r.part,
+                    "modality": r.modality,
                     "patients": len(r.features),
                     "features": r.features.shape[1],
-                    "failed": len(r.failures),
+                    "failed": r.n_failed,
+                    "not_applicable": r.n_not_applicable,
                     "cached": r.n_cached,
                     "computed": r.n_computed,
                     "seconds": round(r.seconds, 2),
                 }
                 for r in self.results
-            ]
+            ],
+            columns=SUMMARY_COLUMNS,
         )
+
+    def failure_counts(self) -> pd.DataFrame:
+        """Failures counted by modality, part and category (:func:`failure_counts`)."""
+        return failure_counts(self.failures)
+
+    def provenance(self) -> dict[str, Any]:
+        """The run summary's ``extraction`` section: the per-part summary, the failures counted by
+        modality, part and category (with an example reason) and the ids of the patients in ``lost``."""
+        counts = self.failure_counts().drop(columns="fix")
+        return {
+            "parts": self.summary().to_dict(orient="records"),
+            "n_failed": int(len(self.failures)),
+            "failures": counts.to_dict(orient="records"),
+            "lost_patients": {m: list(ids) for m, ids in sorted(self.lost.items())},
+        }
+
+
+SUMMARY_COLUMNS = [
+    "extractor",
+    "part",
+    "modality",
+    "patients",
+    "features",
+    "failed",
+    "not_applicable",
+    "cached",
+    "computed",
+    "seconds",
+]
+"""Columns of :meth:`FeatureSet.summary` (``features.parquet`` in the run folder)."""
+
+
+def failure_counts(failures: pd.DataFrame) -> pd.DataFrame:
+    """Failed patients per modality, part and category, with the first reason (by patient id) as example
+    and the category's fix; sorted by modality, part, then the most frequent category first."""
+    columns = ["modality", "part", "category", "n", "example", "fix"]
+    if failures.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (modality, part, category), g in failures.groupby(["modality", "part", "category"], sort=True):
+        first = g.sort_values("patient_id").iloc[0]
+        rows.append(
+            {
+                "modality": modality,
+                "part": part,
+                "category": category,
+                "n": int(g["patient_id"].nunique()),
+                "example": str(first["reason"]),
+                "fix": failure_fix(str(category)),
+            }
+        )
+    out = pd.DataFrame(rows, columns=columns)
+    out["_neg"] = -out["n"]
+    return (
+        out.sort_values(["modality", "part", "_neg", "category"]).drop(columns="_neg").reset_index(drop=True)
+    )
+
+
+def _join_parts(frames: list[tuple[str, pd.DataFrame]], modality: str) -> pd.DataFrame:
+    """Outer join of the parts' frames; two parts giving the same column is a configuration error."""
+    seen: dict[str, str] = {}
+    for label, frame in frames:
+        clash = sorted(c for c in frame.columns if c in seen)
+        if clash:
+            raise ValueError(
+                f"{modality}: extractors {seen[clash[0]]!r} and {label!r} both give column(s) "
+                f"{clash[:3]}; give each its own prefix"
+            )
+        seen.update(dict.fromkeys(frame.columns, label))
+    return pd.concat([f for _, f in frames], axis=1, join="outer").sort_index()
+
+
+def _unapplied_failures(modality: str, names: list[str], patient_ids: list[str]) -> pd.DataFrame:
+    """Failure rows of patients who have ``modality`` but to whom no part of its extractors applies."""
+    which = ", ".join(names)
+    return pd.DataFrame(
+        {
+            "patient_id": patient_ids,
+            "extractor": "+".join(names),
+            "part": "",
+            "modality": modality,
+            "category": NO_APPLICABLE_PART,
+            "reason": [
+                f"patient {p} has {modality} data but no configured part of {which} applies to it; "
+                f"{FIXES[NO_APPLICABLE_PART]}"
+                for p in patient_ids
+            ],
+        },
+        columns=FAILURE_COLUMNS,
+    )
 
 
 def extract_modalities(
@@ -271,25 +530,47 @@ def extract_modalities(
     params: dict[str, dict[str, Any]] | None = None,
     **engine_kwargs: Any,
 ) -> FeatureSet:
-    """Run every configured extractor; join each modality's extractors into one block per modality."""
+    """Run every configured extractor, each part on its own (:func:`extractor_parts`), and join each
+    modality's parts into one block (outer join).
+
+    A patient has the modality's block when at least one part succeeded. One who has the modality but got
+    features from no part is listed in ``lost``; when no part applied to them either, a failure row of
+    category :data:`NO_APPLICABLE_PART` says so (nothing is dropped silently).
+    """
     from features.registry import make_extractor
 
     features = DEFAULT_FEATURES if features is None else features
     params = params or {}
-    blocks, results = {}, []
+    blocks: dict[str, pd.DataFrame] = {}
+    results: list[ExtractionResult] = []
+    extra: list[pd.DataFrame] = []
+    lost: dict[str, list[str]] = {}
     for modality, names in features.items():
-        frames = []
+        frames: list[tuple[str, pd.DataFrame]] = []
+        mine: list[ExtractionResult] = []
         for name in names:
             extractor = make_extractor(name, **params.get(name, {}))
             if extractor.modality != modality:
                 raise ValueError(
                     f"extractor {name!r} is for {extractor.modality!r}, configured under {modality!r}"
                 )
-            res = extract_features(extractor, cohort, **engine_kwargs)
-            results.append(res)
-            frames.append(res.features)
-        if frames:
-            # a patient counts as having the modality when at least one of its extractors succeeded
-            blocks[modality] = pd.concat(frames, axis=1, join="outer").sort_index()
-    failures = pd.concat([r.failures for r in results], ignore_index=True) if results else pd.DataFrame()
-    return FeatureSet(blocks=blocks, failures=failures, results=results)
+            for part in extractor_parts(extractor):
+                res = extract_features(part, cohort, **engine_kwargs)
+                mine.append(res)
+                frames.append((f"{name} {res.part}".strip(), res.features))
+        results += mine
+        if not frames:
+            continue
+        blocks[modality] = _join_parts(frames, modality)
+        considered = dict.fromkeys(p for r in mine for p in r.patient_ids)
+        failed = {p for r in mine for p in r.failures["patient_id"]}
+        missing = [p for p in considered if p not in blocks[modality].index]
+        unapplied = [p for p in missing if p not in failed]
+        if unapplied:
+            extra.append(_unapplied_failures(modality, list(names), unapplied))
+        if missing:
+            lost[modality] = sorted(missing)
+    tables = [r.failures for r in results] + extra
+    nonempty = [t for t in tables if len(t)]
+    failures = pd.concat(nonempty, ignore_index=True) if nonempty else pd.DataFrame(columns=FAILURE_COLUMNS)
+    return FeatureSet(blocks=blocks, failures=failures.astype(object), results=results, lost=lost)

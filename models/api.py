@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
-from models import foldwork
+from models import foldwork, harmonise
 from models.blocks import block_availability, select_modalities
 from models.fusion import LateFusionClassifier, SingleModalityClassifier, combine_late
 from models.hybrid import HybridFusionClassifier
@@ -31,6 +31,7 @@ class CellFit:
     fit_seconds: float
     predict_seconds: float
     n_trials: int
+    model: BaseEstimator | None = None  # the refitted model that predicted the test part
 
 
 def make_hybrid_pipeline(
@@ -96,6 +97,8 @@ def fit_predict_cell(
     probe: BaseEstimator | None = None,
     return_train_oof: bool = False,
     share_fold_work: bool = True,
+    harmonised: list[str] | tuple[str, ...] = (),
+    sites: pd.Series | None = None,
 ) -> CellFit:
     """Tune on the training part (inner grouped CV), refit on all of it, predict the test part.
 
@@ -109,6 +112,9 @@ def fit_predict_cell(
     ``share_fold_work`` (the default; False is the plain path, kept as the benchmark's baseline): the
     cell's frames are made one float block (cheap row slices) and preprocessing fits and transforms are
     computed once per exact input and shared by the trials (``models.foldwork``); same predictions.
+
+    ``harmonised`` modalities are harmonised by ``sites`` (patient id -> site) with ComBat inside every fit
+    (``models.harmonise``: fitted on that fit's training rows only; unseen sites pass unchanged).
     """
     y = _check_inputs(X_train, y_train, X_test, n_classes)
     spec = get_fusion_spec(fusion)
@@ -123,7 +129,13 @@ def fit_predict_cell(
         Xtr, Xte = Xtr.copy(), Xte.copy()  # a copy is consolidated: one block
     classes = np.arange(n_classes)
     start = time.perf_counter()
-    with warnings.catch_warnings(), foldwork.sharing(share_fold_work):
+    if harmonised and sites is None:
+        raise ValueError(f"harmonising {list(harmonised)} needs the patients' sites")
+    with (
+        warnings.catch_warnings(),
+        foldwork.sharing(share_fold_work),
+        harmonise.harmonising(harmonised, sites),
+    ):
         warnings.simplefilter("ignore", ConvergenceWarning)
         if spec.kind in ("early", "hybrid"):
             space = search_space_of(estimator, fusion)
@@ -155,6 +167,7 @@ def fit_predict_cell(
                 fit_seconds,
                 time.perf_counter() - t0,
                 result.n_trials,
+                model,
             )
 
         # single and late: one tuned model per modality on the training patients who have it
@@ -194,7 +207,9 @@ def fit_predict_cell(
             fit_seconds = time.perf_counter() - start
             t0 = time.perf_counter()
             proba = predict_aligned(model, Xte, classes)
-            return CellFit(proba, best[m], oofs.get(m), fit_seconds, time.perf_counter() - t0, total_trials)
+            return CellFit(
+                proba, best[m], oofs.get(m), fit_seconds, time.perf_counter() - t0, total_trials, model
+            )
 
         method = spec.method or "mean"
         train_oof = {m: oofs.get(m, np.full((len(Xtr), n_classes), np.nan)) for m in modalities}
@@ -211,7 +226,7 @@ def fit_predict_cell(
             if return_train_oof
             else None
         )
-        return CellFit(proba, best, cross, fit_seconds, predict_seconds, total_trials)
+        return CellFit(proba, best, cross, fit_seconds, predict_seconds, total_trials, late)
 
 
 def _cross_fitted_late(

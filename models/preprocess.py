@@ -2,7 +2,9 @@
 
 Everything here is fitted on the rows given to ``fit`` (the training part of a fold) only. Inside a
 ``models.foldwork.sharing`` scope a ``BlockPreprocessor`` fit or transform of the very same input (and
-parameters) is computed once and then served from memory (``models.foldwork``'s policy).
+parameters) is computed once and then served from memory (``models.foldwork``'s policy). Inside a
+``models.harmonise.harmonising`` scope the blocks it names are first harmonised by site with ComBat,
+fitted on the same rows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from models import foldwork
+from models import foldwork, harmonise
 from models.blocks import is_text_count, split_blocks
 
 
@@ -56,7 +58,9 @@ class BlockPreprocessor(TransformerMixin, BaseEstimator):
     rows are dropped. Text count columns (``text:txt__cnt__*``): ``features.text_vectorize.TfidfSVD``
     fitted on the training rows that have the text block (absent counts read as 0), reduced to at most
     ``text_components`` dimensions (None: TF-IDF only). ``missing_indicators`` appends one 0/1 column
-    per block, 1 where the patient lacks the whole block.
+    per block, 1 where the patient lacks the whole block. Harmonisation: when fitted inside a
+    ``models.harmonise.harmonising`` scope that names one of its blocks, a ``SiteHarmoniser`` fitted on the
+    same rows comes first (kept in ``harmoniser_`` and applied by ``transform``, in or out of the scope).
 
     Shared work: inside a ``models.foldwork.sharing`` scope, a fit on the same frame with the same
     parameters, and a transform by such a fit of the same frame, are computed once (not when text is
@@ -79,7 +83,8 @@ class BlockPreprocessor(TransformerMixin, BaseEstimator):
             self._fit(X)  # an unseeded SVD differs between fits: nothing to share
             self.fit_key_ = None
             return self
-        params = (self.text_components, self.missing_indicators, self.random_state)
+        scope = harmonise.current()
+        params = (self.text_components, self.missing_indicators, self.random_state, scope and scope.key)
         state, self.fit_key_ = foldwork.shared(X, ("BlockPreprocessor.fit", params), lambda: self._fit(X))
         self.__dict__.update(state)
         return self
@@ -99,6 +104,11 @@ class BlockPreprocessor(TransformerMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.blocks_ = split_blocks(X.columns)
+        self.harmoniser_ = None
+        scope = harmonise.current()
+        if scope is not None and set(scope.modalities) & set(self.blocks_):
+            self.harmoniser_ = scope.harmoniser().fit(X)
+            X = self.harmoniser_.transform(X)
         self.dense_: dict[str, tuple[list[str], object]] = {}
         self.text_: dict[str, tuple[list[str], object]] = {}
         names: list[str] = []
@@ -139,6 +149,8 @@ class BlockPreprocessor(TransformerMixin, BaseEstimator):
         missing = [c for c in self.feature_names_in_ if c not in X.columns]
         if missing:
             raise ValueError(f"X lacks {len(missing)} training column(s), e.g. {missing[:3]}")
+        if getattr(self, "harmoniser_", None) is not None:
+            X = self.harmoniser_.transform(X)
         parts: list[np.ndarray] = []
         for modality in self.blocks_:
             if modality in self.dense_:

@@ -41,12 +41,16 @@ from reports.diagnostics import (
     Diagnostic,
     diagnose_run,
     diagnostics_table,
+    extraction_failures,
     failed_cells,
     missingness_frame,
 )
+from reports.evaluation import evaluation_sections
 from reports.latex import FigureEntry, LatexError, Section, compile_pdf, write_report_tex
 from reports.summary import headline_text, summary_markdown, task_headline
 from reports.task_figures import figure_models, task_figures
+from reports.transport import internal_predictions, site_and_robustness_sections
+from reports.tripod import TRIPOD_MD, tripod_checklist, tripod_markdown, tripod_table
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +71,16 @@ class ReportPaths:
     seconds: float = 0.0
 
 
-def _cohort_tables(cohort: pd.DataFrame) -> list[T.Table]:
+def _cohort_tables(cohort: pd.DataFrame, pooled: pd.DataFrame | None = None) -> list[T.Table]:
+    """Table 1 and the availability table (with each task's patients per pattern, from ``pooled``)."""
     if cohort.empty:
         return []
     out = []
     if "severity" in cohort.columns:
         out.append(T.cohort_table(cohort))
-    if any(c.startswith("avail_") for c in cohort.columns):
-        out.append(T.availability_table(cohort))
+    if len(T.modality_flags(cohort).columns):
+        tasks = {} if pooled is None else {t: g["patient_id"].unique() for t, g in pooled.groupby("task")}
+        out.append(T.availability_table(cohort, task_patients=tasks))
     return out
 
 
@@ -143,9 +149,12 @@ def build_report(
     tab_dir.mkdir(parents=True, exist_ok=True)
     fig_dir.mkdir(parents=True, exist_ok=True)
     run = load_run(run_dir)
+    every_prediction = run["predictions"]  # with the site folds and harmonised models: reports.transport
+    run["predictions"] = internal_predictions(every_prediction)  # what every other table reads
     pred, cells, tasks = run["predictions"], run["cells"], run["tasks"]
 
-    pooled = pool_predictions(pred)
+    # "has a modality": the cohort summary's one definition, for every per-pattern statistic
+    pooled = T.with_modality_patterns(pool_predictions(pred), run["cohort_summary"])
     task_list = sorted(pooled["task"].unique())
     classes = {t: task_classes(tasks, t, pooled) for t in task_list}
     task_types = {t: ttype for t, (ttype, _) in classes.items()}
@@ -170,9 +179,9 @@ def build_report(
         return f"{REPORT_TABLES_DIR}/{t.name}.tex"
 
     sections: list[Section] = []
-    cohort_paths = [save(t) for t in _cohort_tables(run["cohort_summary"])]
+    cohort_paths = [save(t) for t in _cohort_tables(run["cohort_summary"], pooled)]
     if cohort_paths:
-        sections.append(Section("Cohort", tables=cohort_paths))
+        sections.append(Section("Cohort", paragraphs=[T.MODALITY_DEFINITION], tables=cohort_paths))
 
     perf_tables, comp_tables = [], []
     for task in task_list:
@@ -200,6 +209,15 @@ def build_report(
     sections.append(Section("Pairwise comparisons", tables=[save(t) for t in comp_tables]))
     if failed_table is not None:
         sections.append(Section("Failed cells", tables=[save(failed_table)]))
+    extraction = extraction_failures(run)
+    extraction_table = extraction.table()
+    sections.append(
+        Section(
+            "Extraction failures",
+            paragraphs=extraction.lines(),
+            tables=[save(extraction_table)] if extraction_table is not None else [],
+        )
+    )
 
     saved_figs: dict[str, dict[str, Path]] = {}
     fig_entries: list[FigureEntry] = []
@@ -221,9 +239,26 @@ def build_report(
         saved_figs.update(figs)
         fig_entries += entries
     sections.append(Section("Figures", figures=fig_entries))
+    evaluation, evaluation_figs = evaluation_sections(
+        {t: split_models(pooled, t, len(classes[t][1])) for t in task_list},
+        task_types, perf, run["cohort_summary"], fig_dir, save, n_boot=n_boot, level=level, seed=seed,
+    )  # fmt: skip
+    sections += evaluation
+    saved_figs.update(evaluation_figs)
+    external, external_figs = site_and_robustness_sections(
+        {**run, "predictions": every_prediction}, fig_dir, save, n_boot=n_boot, seed=seed
+    )
+    sections += external
+    saved_figs.update(external_figs)
 
     write_csv(miss, tab_dir / f"{MISSINGNESS_TABLE}.csv")  # the chi-square frame beside the table
     sections.append(Section("Diagnostics", tables=[save(diagnostics_table(diagnostics))]))
+    # TRIPOD+AI last: it points to the tables written above
+    tripod = tripod_checklist(
+        run, perf, run_dir=run_dir, tables_dir=tab_dir, level=level, diagnostics=diagnostics
+    )
+    write_text(tripod_markdown(tripod, run_name=run_dir.name), out_dir / TRIPOD_MD)
+    sections.append(Section("TRIPOD+AI checklist", tables=[save(tripod_table(tripod))], appendix=True))
 
     tex = write_report_tex(
         out_dir,
@@ -245,7 +280,7 @@ def build_report(
     summary_md = write_text(
         summary_markdown(
             run["provenance"], headline, perf_tables, comp_tables, failed_table, diagnostics,
-            n_boot=n_boot, level=level, adjust=comps.adjust, pdf_error=pdf_error,
+            n_boot=n_boot, level=level, adjust=comps.adjust, pdf_error=pdf_error, extraction=extraction,
         ),
         out_dir / SUMMARY_MD,
     )  # fmt: skip

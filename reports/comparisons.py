@@ -9,6 +9,9 @@ Default comparison families (p-values adjusted within each family, per task):
 - ``fusion_vs_best_unimodal``: every fused model against the best single-modality model of the same
   estimator (the hybrid network, which has no unimodal counterpart, against the best unimodal model of
   any estimator);
+- ``fusion_vs_components``: the best fused model of every fused modality set against the single-modality
+  model of each modality it contains (same estimator, else the best of that modality) and against the
+  best single-modality model overall when that one is not among them (what the forest plot shows);
 - ``vs_best_overall``: the best model of every other modality set against the best model overall;
 - ``top_pairs``: all pairs among the top-k models.
 
@@ -33,7 +36,7 @@ from reports.metrics import compute_metrics
 from reports.stats import adjust_pvalues, bootstrap_ci, bootstrap_diff_ci
 from reports.tables import comparison_table
 
-FAMILIES = ("fusion_vs_best_unimodal", "vs_best_overall", "top_pairs")
+FAMILIES = ("fusion_vs_best_unimodal", "fusion_vs_components", "vs_best_overall", "top_pairs")
 POOLING_NOTE = (
     "Repeated cross-validation: a patient's out-of-fold probabilities are averaged over repeats "
     "(one score per patient and model) before AUCs, tests and curves are computed."
@@ -320,6 +323,9 @@ def default_comparisons(
                 same, rule = uni, "any estimator (no unimodal model of this estimator)"
             if len(same):
                 pairs.append(("fusion_vs_best_unimodal", keyof[r.model], keyof[same["model"].iat[0]], rule))
+        pairs += [
+            ("fusion_vs_components", keyof[a], keyof[b], rule) for a, b, rule in _component_pairs(fused, uni)
+        ]
         if len(ranked):
             best = ranked["model"].iat[0]
             for r in best_per_modality_set(perf, task).itertuples():
@@ -356,6 +362,28 @@ def default_comparisons(
             adj[ok] = np.asarray(adjust_pvalues(p[ok], method=adjust), dtype=float)
             summary.loc[idx, "p_adjusted"] = adj
     return DefaultComparisons(summary=summary[SUMMARY_COLUMNS], adjust=adjust, level=level, n_boot=n_boot)
+
+
+def _component_pairs(fused: pd.DataFrame, uni: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(fused model, reference model, rule) of the ``fusion_vs_components`` family; both frames ranked
+    best first (see the module docstring)."""
+    out: list[tuple[str, str, str]] = []
+    if uni.empty:
+        return out
+    best_single = uni["model"].iat[0]
+    for r in fused.drop_duplicates("modality_set", keep="first").itertuples():
+        refs: list[tuple[str, str]] = []
+        for m in r.modality_set.split("+"):
+            of_m = uni[uni["modality_set"] == m]
+            same = of_m[of_m["estimator"] == r.estimator]
+            if len(same):
+                refs.append((same["model"].iat[0], f"contained modality {m}, same estimator"))
+            elif len(of_m):
+                refs.append((of_m["model"].iat[0], f"contained modality {m}, best estimator"))
+        if best_single not in {b for b, _ in refs}:
+            refs.append((best_single, "best single-modality model"))
+        out += [(r.model, b, rule) for b, rule in refs]
+    return out
 
 
 def comparison_text(row: pd.Series) -> str:
@@ -444,21 +472,33 @@ def performance_by_pattern(
 ) -> pd.DataFrame:
     """AUC with CI of each model in ``keys`` within each availability pattern (the ``pattern`` column).
 
-    With ``report_language`` (patient id -> language group of the patient's reports, e.g. "en", "fr",
-    "en+fr", as in the cohort summary), each model that uses the text modality also gets one row per
-    language group, pattern ``text reports: <group>``. A group with fewer than ``min_n`` patients or
-    without every class gets NaN and a ``note``.
+    A model is scored only on the patterns holding at least one of its modalities (a single-modality
+    model only on the patients who have that modality): elsewhere it predicts the training prior, and
+    its AUC there would say nothing. With ``report_language`` (patient id -> language group of the
+    patient's reports, e.g. "en", "fr", "en+fr", as in the cohort summary), each model that uses the text
+    modality also gets one row per language group, pattern ``text reports: <group>``, of the patients who
+    have text. A group with fewer than ``min_n`` patients or without every class gets NaN and a ``note``.
     """
     rows = []
     for key in keys:
         m = models[key]
         opts = {"level": level, "min_n": min_n, "n_boot": n_boot, "seed": seed}
+        uses = set(key[1].split("+"))
         if m.pattern is not None:
-            rows += _auc_rows(m, m.pattern, **opts)
-        if report_language is not None and "text" in key[1].split("+"):
+            own = np.array([bool(uses & set(str(p).split("+"))) for p in m.pattern])
+            rows += _auc_rows(m, np.where(own, m.pattern, ""), **opts)
+        if report_language is not None and "text" in uses:
             langs = [report_language.get(p, "") for p in m.patient_id]
+            has_text = (
+                np.array(["text" in str(p).split("+") for p in m.pattern])
+                if m.pattern is not None
+                else np.ones(len(langs), bool)
+            )
             groups = np.array(
-                [REPORT_LANGUAGE_PATTERN.format(g) if g not in ("", "none") else "" for g in langs],
+                [
+                    REPORT_LANGUAGE_PATTERN.format(g) if g not in ("", "none") and t else ""
+                    for g, t in zip(langs, has_text, strict=True)
+                ],
                 dtype=object,
             )
             rows += _auc_rows(m, groups, **opts)

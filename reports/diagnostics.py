@@ -19,12 +19,18 @@ import pandas as pd
 from scipy.stats import chi2_contingency
 
 from benchmarks.cohort.schema import MODALITIES
-from benchmarks.store import CELLS, MODEL_KEYS
+from benchmarks.store import CELLS, COHORT_SUMMARY, FAILURES, MODEL_KEYS
 from reports.formatting import fmt_num, fmt_p
 from reports.tables import Table
 
-LABEL_FROM_FEATURE_AUC = 0.99
-"""A feature whose univariate AUC (either direction) reaches this alone separates the label."""
+LABEL_FROM_FEATURE_CI_LOW = 0.90
+"""A feature flags its task (LABEL_DERIVED_FROM_FEATURE) when the lower bound of the 95% CI of its
+univariate AUC (either direction; Newcombe's score interval, :func:`auc_score_interval`) exceeds this..."""
+LABEL_FROM_FEATURE_MIN_N = 50
+"""...among at least this many patients with a value of the feature..."""
+LABEL_FROM_FEATURE_MIN_CLASS = 10
+"""...at least this many of each class (a perfect split of 29 patients, 6 of one class, is not evidence)."""
+LABEL_FROM_FEATURE_LEVEL = 0.95
 MISSINGNESS_ALPHA = 0.05
 EDGE_TOLERANCE = 0.01  # share of the (log-)range that counts as "at the edge"
 EDGE_SHARE = 0.5  # a model is flagged when at least this share of its cells sit at the same edge
@@ -50,7 +56,13 @@ DIAGNOSTIC_CODES = {
     "HPARAM_AT_SEARCH_EDGE": "a tuned hyperparameter sits at the edge of its search range",
     "HPARAM_EDGE_NOT_CHECKED": f"{CELLS} has no search ranges, edges were not checked",
     "INCOMPLETE_REPEATS": "some patients of a model were predicted in fewer repeats than others",
-    "LABEL_DERIVED_FROM_FEATURE": "one feature alone separates a task's label: the endpoint is likely computed from it",
+    "LABEL_DERIVED_FROM_FEATURE": "a task's endpoint is declared computed from a modality (derived_from in "
+    f"tasks.toml), or one feature alone separates its label (lower {LABEL_FROM_FEATURE_LEVEL:.0%} CI "
+    "bound of "
+    f"its AUC > {LABEL_FROM_FEATURE_CI_LOW:g}, n >= {LABEL_FROM_FEATURE_MIN_N}, >= "
+    f"{LABEL_FROM_FEATURE_MIN_CLASS} per class): models reading it are not an independent prediction",
+    "MODALITY_LOST_IN_EXTRACTION": "patients who have a modality's data got none of its features (every "
+    "extractor part failed or none applied); they count as missing that modality",
 }
 
 
@@ -68,7 +80,12 @@ def diagnose_run(
         *diagnose_repeats(pooled),
         *diagnose_missingness(missingness, class_names=class_names),
         *diagnose_hyperparameters(cells),
-        *diagnose_label_features(run["feature_label_checks"]),
+        *diagnose_label_features(
+            run["feature_label_checks"],
+            derived_from=declared_derived_from(run),
+            class_counts=modality_class_counts(pooled),
+        ),
+        *diagnose_extraction(extraction_failures(run)),
     ]
 
 
@@ -222,22 +239,131 @@ def diagnose_missingness(
 
 
 # --- features and hyperparameters --------------------------------------------------------------------------
-def diagnose_label_features(checks: pd.DataFrame) -> list[Diagnostic]:
-    """Flag features whose univariate AUC (either direction) reaches ``LABEL_FROM_FEATURE_AUC``."""
-    if checks.empty:
-        return []
-    hits = checks[checks["separation"] >= LABEL_FROM_FEATURE_AUC]
+def auc_score_interval(auc: float, n_pos: int, n_neg: int, level: float = 0.95) -> tuple[float, float]:
+    """Newcombe's score interval for an AUC (Stat Med 2006;25:543, method 5): the AUCs ``t`` with
+    ``(auc - t)^2 <= z^2 V(t)``, ``V`` the Hanley-McNeil variance with both group sizes set to their mean.
+    Unlike the Wald interval it stays wide at AUC = 1 in small groups."""
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    if n_pos < 1 or n_neg < 1 or not np.isfinite(auc):
+        return np.nan, np.nan
+    z2 = norm.ppf(0.5 + level / 2) ** 2
+    half = (n_pos + n_neg) / 2.0
+
+    def f(t: float) -> float:
+        v = t * (1 - t) / (n_pos * n_neg) * (1 + (half - 1) * ((1 - t) / (2 - t) + t / (1 + t)))
+        return (auc - t) ** 2 - z2 * v
+
+    eps = 1e-12
+    low = 0.0 if auc <= eps or f(0.0) <= 0 else brentq(f, 0.0, max(auc - eps, eps / 2))
+    high = 1.0 if auc >= 1 - eps or f(1.0) <= 0 else brentq(f, min(auc + eps, 1 - eps / 2), 1.0)
+    return float(low), float(high)
+
+
+def declared_derived_from(run: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Task -> the modalities its endpoint is declared computed from (``derived_from`` of tasks.toml, as
+    recorded in tasks.json or provenance.json's ``task_definitions``)."""
+    out: dict[str, list[str]] = {}
+    prov = run.get("provenance") or {}
+    sources = [prov.get("task_definitions") or {}, run.get("tasks") or {}]
+    for source in sources:
+        for task, spec in source.items():
+            mods = list(spec.get("derived_from") or []) if isinstance(spec, Mapping) else []
+            if mods:
+                out.setdefault(str(task), mods)
+    return out
+
+
+def modality_class_counts(pooled: pd.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
+    """(task, modality) -> (positives, negatives) among the task's patients who have that modality (the
+    ``pattern`` column); binary tasks only."""
+    out: dict[tuple[str, str], tuple[int, int]] = {}
+    if pooled.empty or "pattern" not in pooled.columns:
+        return out
+    for task, g in pooled.groupby("task", sort=True):
+        per = g.drop_duplicates("patient_id")
+        if per["y_true"].nunique() > 2:
+            continue
+        parts = per["pattern"].astype(str).str.split("+")
+        y = per["y_true"].to_numpy(int)
+        for m in MODALITIES:
+            has = parts.map(lambda p, m=m: m in p).to_numpy(bool)
+            out[(str(task), m)] = (int((y[has] == 1).sum()), int((y[has] == 0).sum()))
+    return out
+
+
+def _feature_class_counts(
+    row: Any, class_counts: Mapping[tuple[str, str], tuple[int, int]]
+) -> tuple[int, int, str]:
+    """(positives, negatives, how) of the patients with a value of a checked feature: the check's own
+    counts, else the counts of the patients who have its modality (scaled to its n when they differ), else
+    a balanced split of its n."""
+    n = int(row.n)
+    if "n_pos" in row._fields and np.isfinite(getattr(row, "n_pos", np.nan)):
+        return int(row.n_pos), n - int(row.n_pos), "counted"
+    known = class_counts.get((str(row.task), str(row.feature).split(":", 1)[0]))
+    if known and sum(known) > 0:
+        if sum(known) == n:
+            return known[0], known[1], "counted"
+        pos = int(round(n * known[0] / sum(known)))
+        return pos, n - pos, "estimated from the modality's patients"
+    return n // 2, n - n // 2, "class counts unknown, balanced split assumed"
+
+
+def diagnose_label_features(
+    checks: pd.DataFrame,
+    *,
+    derived_from: Mapping[str, list[str]] | None = None,
+    class_counts: Mapping[tuple[str, str], tuple[int, int]] | None = None,
+) -> list[Diagnostic]:
+    """LABEL_DERIVED_FROM_FEATURE for every task whose endpoint is declared computed from a modality
+    (``derived_from``), and for every task with a feature whose AUC CI lower bound exceeds
+    :data:`LABEL_FROM_FEATURE_CI_LOW` at the stated minimum size (:data:`LABEL_FROM_FEATURE_MIN_N`,
+    :data:`LABEL_FROM_FEATURE_MIN_CLASS`). ``class_counts``: :func:`modality_class_counts`."""
     out = []
-    for task, g in hits.groupby("task", sort=True):
-        names = ", ".join(f"{r.feature} (AUC {fmt_num(r.auc)})" for r in g.head(5).itertuples())
+    for task, mods in sorted((derived_from or {}).items()):
         out.append(
             Diagnostic(
                 "LABEL_DERIVED_FROM_FEATURE",
                 "warning",
-                f"{task}: {len(g)} feature(s) alone separate the label, e.g. {names}; the endpoint is probably "
-                "computed from them, so models using that modality are not an independent prediction",
+                f"{task}: the endpoint is declared computed from {', '.join(mods)} (derived_from in the task "
+                f"definitions), so models using {', '.join(mods)} are not an independent prediction of it",
                 task=str(task),
-                details={"features": list(g["feature"].head(20)), "n": int(len(g))},
+                details={"derived_from": list(mods), "rule": "declared"},
+            )
+        )
+    if checks.empty:
+        return out
+    hits = []
+    for r in checks.itertuples(index=False):
+        n_pos, n_neg, how = _feature_class_counts(r, class_counts or {})
+        if r.n < LABEL_FROM_FEATURE_MIN_N or min(n_pos, n_neg) < LABEL_FROM_FEATURE_MIN_CLASS:
+            continue
+        low, _ = auc_score_interval(float(r.separation), n_pos, n_neg, LABEL_FROM_FEATURE_LEVEL)
+        if low > LABEL_FROM_FEATURE_CI_LOW:
+            hits.append({"task": r.task, "feature": r.feature, "auc": r.auc, "low": low, "n": int(r.n),
+                         "n_pos": n_pos, "n_neg": n_neg, "how": how})  # fmt: skip
+    for task, rows in pd.DataFrame(hits).groupby("task", sort=True) if hits else []:
+        names = ", ".join(
+            f"{h.feature} (AUC {fmt_num(h.auc)}, separation CI lower bound {fmt_num(h.low)}, n = {h.n}: "
+            f"{h.n_pos} positive, {h.n_neg} negative)"
+            for h in rows.head(5).itertuples()
+        )
+        out.append(
+            Diagnostic(
+                "LABEL_DERIVED_FROM_FEATURE",
+                "warning",
+                f"{task}: {len(rows)} feature(s) alone separate the label, e.g. {names}; the endpoint is "
+                "probably computed from them, so models using that modality are not an independent "
+                "prediction",
+                task=str(task),
+                details={
+                    "features": list(rows["feature"].head(20)),
+                    "n": len(rows),
+                    "rule": "feature AUC CI",
+                    "class_counts": sorted(set(rows["how"])),
+                },
             )
         )
     return out
@@ -297,4 +423,158 @@ def diagnose_hyperparameters(cells: pd.DataFrame) -> list[Diagnostic]:
                         details={"param": name, "edge": side, "n": k, "n_cells": len(edges)},
                     )
                 )
+    return out
+
+
+# --- extraction failures -----------------------------------------------------------------------------------
+EXTRACTION_TABLE = "table_extraction_failures"
+EXAMPLE_CHARS = 240  # an example reason in the report's table; its CSV and the run's table keep it whole
+
+
+@dataclass(frozen=True)
+class ExtractionFailures:
+    """The run's extraction failures, read from its result files (never recomputed).
+
+    ``counts``: failed patients per modality, part and category with an example reason; ``lost``: per
+    modality, the patients who have its data but no feature of it (each has a failure row; named from
+    ``cohort_summary``'s ``features_<modality>`` column); ``with_data``: patients who have each modality's
+    data. ``recorded`` is False for a run folder without an extraction (no failures table, no feature
+    summary); ``named`` is False when ``cohort_summary`` cannot tell who lost a modality.
+    """
+
+    recorded: bool
+    counts: pd.DataFrame
+    lost: dict[str, list[str]]
+    with_data: dict[str, int]
+    named: bool = True
+
+    @property
+    def n_failed(self) -> int:
+        return int(self.counts["n"].sum()) if len(self.counts) else 0
+
+    def lines(self) -> list[str]:
+        """Plain sentences (for summary.md and report.tex): the total, then every patient who lost a
+        modality, by id."""
+        if not self.recorded:
+            return [f"Not recorded: the run folder has no {FAILURES} (the features stage did not run)."]
+        if self.counts.empty:
+            return ["None: every patient with a modality's data got its features."]
+        out = [
+            f"{self.n_failed} failed case(s) across {len(self.counts)} modality/part/category group(s); "
+            f"they count as missing values ({FAILURES} has every reason)."
+        ]
+        if not self.named:
+            out.append(f"The patients who lost a modality cannot be named: {COHORT_SUMMARY} is absent.")
+        for modality, ids in sorted(self.lost.items()):
+            total = self.with_data.get(modality)
+            out.append(
+                f"{len(ids)}{f' of {total}' if total else ''} patient(s) with {modality} data lost it (every "
+                f"extractor part failed or none applied): {', '.join(ids)}."
+            )
+        if self.named and not self.lost:
+            out.append("No patient lost a modality entirely (another part or extractor succeeded).")
+        return out
+
+    def table(self) -> Table | None:
+        """The report's table of the counts (None when there is no failure)."""
+        if self.counts.empty:
+            return None
+        display = pd.DataFrame(
+            {
+                "Modality": self.counts["modality"].astype(str),
+                "Part": self.counts["part"].astype(str).replace("", "–"),
+                "Category": self.counts["category"].astype(str),
+                "Patients": self.counts["n"].astype(int).astype(str),
+                "Example reason": self.counts["example"].astype(str).map(_clip),
+            }
+        )
+        return Table(
+            name=EXTRACTION_TABLE,
+            data=self.counts,
+            display=display,
+            caption="Extraction failures: failed patients per modality, extractor part and category.",
+            label="tab:extraction-failures",
+            notes=[
+                "A failed case is a missing value of its modality (never counted as cached); the reasons "
+                f"give the fix, and {FAILURES} in the run folder lists every patient."
+            ],
+            align="lllrp{0.5\\linewidth}",
+        )
+
+
+def _clip(text: str) -> str:
+    """The start (the patient and files) and the end (the fix) of a long reason."""
+    if len(text) <= EXAMPLE_CHARS:
+        return text
+    head = EXAMPLE_CHARS // 3
+    return f"{text[:head]} ... {text[len(text) - (EXAMPLE_CHARS - head - 5) :]}"
+
+
+def extraction_failures(run: Mapping[str, Any]) -> ExtractionFailures:
+    """The extraction failures of a loaded run (``extraction_failures`` and ``features`` tables, the
+    cohort summary's ``avail_*``/``features_*`` columns)."""
+    failures = run.get("extraction_failures", pd.DataFrame())
+    summary = run.get("features", pd.DataFrame())
+    recorded = "patient_id" in failures.columns or not summary.empty
+    if failures.empty or "patient_id" not in failures.columns:
+        counts = pd.DataFrame(columns=["modality", "part", "category", "n", "example"])
+        return ExtractionFailures(recorded, counts, {}, {})
+    blank = pd.Series("", index=failures.index)
+    failures = failures.assign(
+        **{
+            c: (failures[c] if c in failures.columns else blank).fillna("").astype(str)
+            for c in ("patient_id", "part", "modality", "category", "reason")
+        }
+    )
+    rows = []
+    for (modality, part, category), g in failures.groupby(["modality", "part", "category"], sort=True):
+        rows.append(
+            {
+                "modality": modality,
+                "part": part,
+                "category": category,
+                "n": int(g["patient_id"].nunique()),
+                "example": g.sort_values("patient_id")["reason"].iat[0],
+            }
+        )
+    counts = pd.DataFrame(rows)
+    counts = (
+        counts.assign(_neg=-counts["n"])
+        .sort_values(["modality", "part", "_neg", "category"])
+        .drop(columns="_neg")
+        .reset_index(drop=True)
+    )
+    cohort = run.get("cohort_summary", pd.DataFrame())
+    lost: dict[str, list[str]] = {}
+    with_data: dict[str, int] = {}
+    named = not cohort.empty and "patient_id" in cohort.columns
+    for modality, g in failures.groupby("modality", sort=True):
+        col = f"features_{modality}"
+        if not named or col not in cohort.columns:
+            named = False
+            continue
+        has = set(cohort.loc[cohort[col].astype(bool), "patient_id"].astype(str))
+        ids = sorted(set(g["patient_id"]) - has)
+        if ids:
+            lost[modality] = ids
+        if f"avail_{modality}" in cohort.columns:
+            with_data[modality] = int(cohort[f"avail_{modality}"].astype(bool).sum())
+    return ExtractionFailures(recorded, counts, lost, with_data, named)
+
+
+def diagnose_extraction(failures: ExtractionFailures) -> list[Diagnostic]:
+    """One warning per modality some patients lost entirely in extraction (the first ten named)."""
+    out = []
+    for modality, ids in sorted(failures.lost.items()):
+        total = failures.with_data.get(modality)
+        shown = ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "")
+        out.append(
+            Diagnostic(
+                "MODALITY_LOST_IN_EXTRACTION",
+                "warning",
+                f"{modality}: {len(ids)}{f' of {total}' if total else ''} patients with {modality} data have "
+                f"none of its features ({shown}); see Extraction failures",
+                details={"modality": modality, "patients": ids},
+            )
+        )
     return out

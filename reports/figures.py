@@ -91,34 +91,55 @@ def roc_band(
     return pd.DataFrame({"fpr": FPR_GRID, "tpr": curves[0], "tpr_low": low, "tpr_high": high})
 
 
+MAX_CURVES_PER_PANEL = 4
+"""ROC curves per panel; a band is drawn for the first (best) curve of a panel only, the others' bands
+are in the CSV beside the figure."""
+
+
 def roc_figure(curves: pd.DataFrame, *, title: str) -> plt.Figure:
-    """Draw ROC curves with bands; ``curves`` has columns model, label, fpr, tpr, tpr_low, tpr_high."""
-    fig, ax = plt.subplots(layout="constrained", figsize=(6.2, 5.6))
-    colors = plt.get_cmap("tab10")
-    for i, (_model, g) in enumerate(curves.groupby("model", sort=False)):
-        c = colors(i % 10)
-        ax.plot(g["fpr"], g["tpr"], color=c, lw=1.8, label=g["label"].iat[0])
-        ax.fill_between(g["fpr"], g["tpr_low"], g["tpr_high"], color=c, alpha=0.12, lw=0)
-    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8)
-    ax.set(
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-        xlabel="False positive rate (1 - specificity)",
-        ylabel="True positive rate",
+    """ROC curves in panels (column ``panel``, one panel when absent; at most
+    :data:`MAX_CURVES_PER_PANEL` curves each), the first curve of each panel with its band. ``curves`` has
+    columns model, label, fpr, tpr, tpr_low, tpr_high and optionally panel and ``reference`` (True: a
+    dashed curve repeated from another panel for comparison)."""
+    panels = list(dict.fromkeys(curves["panel"])) if "panel" in curves.columns and len(curves) else [""]
+    fig, axes = plt.subplots(
+        1, len(panels), layout="constrained", figsize=(5.2 * len(panels), 5.4), squeeze=False
     )
-    ax.set_title(title, fontsize=11)
-    ax.legend(loc="lower right", fontsize=7.5, frameon=True)
-    ax.set_aspect("equal")
+    colors = plt.get_cmap("tab10")
+    color_of: dict[str, tuple] = {}
+    for ax, panel in zip(axes[0], panels, strict=True):
+        sub = curves[curves["panel"] == panel] if "panel" in curves.columns else curves
+        drawn = 0
+        for model, g in sub.groupby("model", sort=False):
+            ref = bool(g["reference"].iat[0]) if "reference" in g.columns else False
+            if not ref and drawn >= MAX_CURVES_PER_PANEL:
+                continue
+            c = color_of.setdefault(str(model), colors(len(color_of) % 10))
+            ax.plot(g["fpr"], g["tpr"], color=c, lw=1.2 if ref else 1.8, ls="--" if ref else "-",
+                    label=g["label"].iat[0])  # fmt: skip
+            if not ref and drawn == 0:
+                ax.fill_between(g["fpr"], g["tpr_low"], g["tpr_high"], color=c, alpha=0.15, lw=0)
+            drawn += 0 if ref else 1
+        ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=0.8)
+        ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="False positive rate (1 - specificity)")
+        ax.set_ylabel("True positive rate")
+        if panel:
+            ax.set_title(str(panel), fontsize=10)
+        ax.legend(loc="lower right", fontsize=7.5, frameon=True)
+        ax.set_aspect("equal")
+    fig.suptitle(title, fontsize=11)
     return fig
 
 
 # --- forest plot -----------------------------------------------------------------------------------
 def forest_figure(
-    rows: pd.DataFrame, *, title: str, xlabel: str = "ΔAUC (fused - best unimodal)"
+    rows: pd.DataFrame, *, title: str, xlabel: str = "ΔAUC (fused - reference model)"
 ) -> plt.Figure:
-    """Forest plot of ``delta_auc`` with ``ci_low``/``ci_high`` per row (``label``), adjusted p beside it."""
+    """Forest plot of ``delta_auc`` with ``ci_low``/``ci_high`` per row (``label``), the adjusted p of each
+    row on the right-hand axis. Rows with the same ``group`` (a fused model) are separated from the next
+    group by a thin line. The x axis spans the intervals and 0, nothing more."""
     n = len(rows)
-    fig, ax = plt.subplots(layout="constrained", figsize=(7.5, 0.45 * max(n, 1) + 1.4))
+    fig, ax = plt.subplots(layout="constrained", figsize=(8.0, 0.38 * max(n, 1) + 1.5))
     yy = np.arange(n)[::-1]
     d = rows["delta_auc"].to_numpy(float)
     lo, hi = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
@@ -137,10 +158,21 @@ def forest_figure(
     ax.set_xlabel(xlabel)
     fig.suptitle(title, fontsize=11)
     if n:
-        span = np.nanmax(np.abs(np.r_[lo, hi, 0.05]))
-        ax.set_xlim(-1.15 * span, 1.6 * span)
-        for y_, p in zip(yy, rows["p_adjusted"].to_numpy(float), strict=True):
-            ax.text(1.58 * span, y_, f"p adj. {fmt_p(p)}", va="center", ha="right", fontsize=7.5)
+        finite = np.r_[lo, hi, d][np.isfinite(np.r_[lo, hi, d])]
+        left, right = min(float(finite.min(initial=0.0)), 0.0), max(float(finite.max(initial=0.0)), 0.0)
+        pad = 0.06 * max(right - left, 0.02)
+        ax.set_xlim(left - pad, right + pad)
+        if "group" in rows.columns:
+            groups = rows["group"].astype(str).to_numpy()
+            for i in range(1, n):
+                if groups[i] != groups[i - 1]:
+                    ax.axhline(yy[i] + 0.5, color="lightgrey", lw=0.6)
+        right_ax = ax.twinx()
+        right_ax.set_ylim(-0.7, n - 0.3)
+        right_ax.set_yticks(
+            yy, [f"p adj. {fmt_p(p)}" for p in rows["p_adjusted"].to_numpy(float)], fontsize=7.5
+        )
+        right_ax.tick_params(axis="y", length=0)
     else:
         ax.text(0.5, 0.5, "no fused model to compare", transform=ax.transAxes, ha="center")
     ax.set_ylim(-0.7, n - 0.3)

@@ -45,19 +45,24 @@ class FigureEntry:
 @dataclass(frozen=True)
 class Section:
     """A report section: a title, optional paragraphs, tables (``.tex`` paths relative to the report)
-    and figures."""
+    and figures. ``appendix``: the section is an appendix (lettered; appendices come last)."""
 
     title: str
     paragraphs: Sequence[str] = ()
     tables: Sequence[str] = ()
     figures: Sequence[FigureEntry] = ()
+    appendix: bool = False
 
 
 def render_report(title: str, sections: Sequence[Section], *, preface: Sequence[str] = ()) -> str:
     """The LaTeX source of the report. ``paragraphs`` and captions are plain text (escaped here)."""
     lines = [PREAMBLE, r"\title{" + latex_escape(title) + "}", r"\date{}", r"\begin{document}", r"\maketitle"]
     lines += [latex_escape(p) + "\n" for p in preface]
+    in_appendix = False
     for sec in sections:
+        if sec.appendix and not in_appendix:
+            lines.append(r"\appendix")
+            in_appendix = True
         lines.append(r"\section{" + latex_escape(sec.title) + "}")
         lines += [latex_escape(p) + "\n" for p in sec.paragraphs]
         for tex in sec.tables:

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from reports.comparisons import POOLING_NOTE, DefaultComparisons, comparison_text, ranked_models
-from reports.diagnostics import Diagnostic
+from reports.diagnostics import Diagnostic, ExtractionFailures
 from reports.formatting import fmt_ci, markdown_escape
 from reports.tables import Table
 
@@ -75,8 +75,10 @@ def summary_markdown(
     level: float,
     adjust: str,
     pdf_error: str | None = None,
+    extraction: ExtractionFailures | None = None,
 ) -> str:
-    """The text of ``summary.md``; ``pdf_error`` (why pdflatex failed) is stated under the headline."""
+    """The text of ``summary.md``; ``pdf_error`` (why pdflatex failed) is stated under the headline;
+    ``extraction`` gives the section "Extraction failures" (counts, and the patients who lost a modality)."""
     prov = provenance or {}
     git = prov.get("git", {}) if isinstance(prov.get("git"), dict) else {}
     lines = ["# cdbench run summary", ""]
@@ -103,6 +105,11 @@ def summary_markdown(
         lines += [t.to_markdown(), ""]
     if failed_table is not None:
         lines += ["## Failed cells", "", failed_table.to_markdown(), ""]
+    if extraction is not None:
+        lines += ["## Extraction failures", "", *(f"- {markdown_escape(t)}" for t in extraction.lines()), ""]
+        table = extraction.table()
+        if table is not None:
+            lines += [table.to_markdown(), ""]
     lines += ["## Diagnostics", ""]
     if diagnostics:
         lines += [

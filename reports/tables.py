@@ -8,6 +8,7 @@ texlive-latex-base/recommended are used (booktabs, graphicx; longtable for long 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,97 +199,272 @@ def _ci_cells(frame: pd.DataFrame, estimate: str, low: str, high: str) -> list[s
     return [fmt_ci(e, lo, hi) for e, lo, hi in zip(frame[estimate], frame[low], frame[high], strict=True)]
 
 
+# --- "has a modality": the one definition every table, figure and CSV of the report reads -----------
+MODALITY_DEFINITION = (
+    "A patient has a modality when the run holds at least one feature value of it for that patient: the "
+    "modality's data is in the cohort tables and its extraction did not fail (a failed extraction counts "
+    "as missing). This is what the models see; every table, figure and CSV of the report uses it."
+)
+"""The definition stated in the report (cohort summary ``features_<modality>``, written at run time by the
+same rule as the ``pattern`` column of the predictions)."""
+
+
+def modality_flags(cohort: pd.DataFrame) -> pd.DataFrame:
+    """Per patient (index ``patient_id``), one boolean column per modality: whether the patient has it.
+
+    Reads the cohort summary's ``features_<modality>`` columns (the definition above); a run folder written
+    before they existed falls back to ``avail_<modality>`` (data present in the cohort tables).
+    """
+    ids = cohort["patient_id"].astype(str) if "patient_id" in cohort.columns else cohort.index.astype(str)
+    out = pd.DataFrame(index=pd.Index(ids.to_numpy(), name="patient_id"))
+    for m in MODALITIES:
+        for col in (f"features_{m}", f"avail_{m}"):
+            if col in cohort.columns:
+                out[m] = cohort[col].fillna(False).astype(bool).to_numpy()
+                break
+    return out
+
+
+def modality_patterns(cohort: pd.DataFrame) -> pd.Series:
+    """Per patient, the canonical name of the modalities they have (:func:`modality_flags`), e.g.
+    ``imaging+pro``; ``none`` for a patient with none."""
+    flags = modality_flags(cohort)
+    mods = list(flags.columns)
+    values = flags.to_numpy(bool)
+    return pd.Series(
+        [modality_set_name([m for m, v in zip(mods, row, strict=True) if v]) for row in values],
+        index=flags.index,
+        dtype=object,
+        name="pattern",
+    )
+
+
+def with_modality_patterns(pooled: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
+    """``pooled`` (predictions) with its ``pattern`` column read from the cohort summary
+    (:func:`modality_patterns`), so every per-pattern statistic uses the one definition; unchanged when the
+    run has no cohort summary or the summary does not name a patient."""
+    if cohort.empty or "patient_id" not in cohort.columns or not len(modality_flags(cohort).columns):
+        return pooled
+    by_patient = modality_patterns(cohort)
+    mapped = pooled["patient_id"].astype(str).map(by_patient)
+    stored = pooled["pattern"] if "pattern" in pooled.columns else pd.Series(None, index=pooled.index)
+    return pooled.assign(pattern=mapped.where(mapped.notna(), stored))
+
+
+def _group_levels(values: pd.Series, order: tuple[str, ...]) -> list[str]:
+    present = set(values.dropna().astype(str))
+    return [g for g in order if g in present] + sorted(present - set(order))
+
+
 # --- Table 1: cohort characteristics ----------------------------------------------------------------
 _CATEGORICAL_HINT = ("sex", "site", "montreal_location", "montreal_behaviour", "perianal", "montreal_l4")
+_TABLE1_SKIP_PREFIXES = ("avail_", "features_", "n_reports_")
+_TABLE1_SKIP = ("patient_id", "modality_pattern")
+MAX_LEVELS = 20
+"""A non-numeric column with more distinct values than this (identifiers, dates) is left out of Table 1."""
+NO_ENDPOINT = "No endpoint"
+_BINARY_LEVELS = ({0, 1}, {False, True}, {"no", "yes"}, {"0", "1"})
+_LABELS = {
+    "sex": "Sex",
+    "age": "Age",
+    "site": "Site",
+    "montreal_location": "Montreal location",
+    "montreal_behaviour": "Montreal behaviour",
+    "perianal": "Perianal disease",
+    "crp": "CRP",
+    "calprotectin": "Faecal calprotectin",
+    "leukocytes": "Leukocytes",
+    "ses_cd": "SES-CD",
+    "maria": "MaRIA",
+    "cdai": "CDAI",
+    "hbi": "HBI",
+    "report_language": "Report language",
+}
+
+
+def _binary_positive(values: pd.Series) -> object | None:
+    """The positive level of a binary variable (1, True, "yes"), or None when it is not binary."""
+    present = set(values.dropna().tolist())
+    if not present:
+        return None
+    norm = {str(v).lower() if isinstance(v, str) else v for v in present}
+    for levels in _BINARY_LEVELS:
+        if norm <= levels and len(levels) == 2:
+            pos = sorted(levels, key=str)[-1]  # 1, True, "yes" and "1" sort last
+            return next((v for v in present if (str(v).lower() if isinstance(v, str) else v) == pos), pos)
+    return None
+
+
+def _pct(k: int, d: int) -> str:
+    return f"{k} ({100.0 * k / d:.1f})" if d else MISSING
 
 
 def cohort_table(
     cohort: pd.DataFrame, *, group: str = "severity", order: tuple[str, ...] = SEVERITY_CLASSES
 ) -> Table:
-    """Table 1: patient characteristics by ``group`` (severity class) with missing-data counts (tableone)."""
-    from tableone import TableOne
+    """Table 1: patient characteristics overall, by ``group`` class and for patients without it.
 
-    skip = {"patient_id", group}
-    df = cohort[[c for c in cohort.columns if not c.startswith(("features_", "n_reports_"))]].copy()
-    avail = [c for c in df.columns if c.startswith("avail_") or pd.api.types.is_bool_dtype(df[c])]
-    for c in avail:  # flags as yes/no counts
-        df[c] = df[c].map({True: "yes", False: "no"}).astype(object)
-    columns = [c for c in df.columns if c not in skip]
-    categorical = [
-        c for c in columns if c in _CATEGORICAL_HINT or c in avail or not pd.api.types.is_numeric_dtype(df[c])
+    Policy: the class columns and "No endpoint" (patients whose ``group`` is missing) partition the
+    cohort, so their n sum to the overall n. Binary variables (0/1, yes/no, True/False) are one row,
+    n (%) of the positive level; other categorical variables one row per level, n (%); percentages are of
+    the patients with a value in that column. Continuous variables: mean (SD) for age, otherwise median
+    [IQR], of the patients with a value. Missing (n) counts the patients without a value, whole cohort.
+    The modality rows use :func:`modality_flags` (:data:`MODALITY_DEFINITION`).
+    """
+    cohort = cohort.reset_index(drop=True)
+    df = cohort[
+        [
+            c
+            for c in cohort.columns
+            if c not in (*_TABLE1_SKIP, group) and not c.startswith(_TABLE1_SKIP_PREFIXES)
+        ]
+    ].copy()
+    for m, has in modality_flags(cohort).items():
+        df[f"has_{m}"] = has.to_numpy()
+    gvals = cohort[group] if group in cohort.columns else pd.Series(np.nan, index=cohort.index)
+    levels = _group_levels(gvals, order)
+    gstr = gvals.astype(object).where(gvals.notna(), None).map(lambda v: None if v is None else str(v))
+    columns: list[tuple[str, np.ndarray]] = [("Overall", np.ones(len(cohort), bool))]
+    columns += [(g, (gstr == g).to_numpy()) for g in levels]
+    columns.append((NO_ENDPOINT, gstr.isna().to_numpy()))
+    names = [c for c, _ in columns]
+
+    records: list[dict[str, Any]] = []  # the tidy data (CSV)
+    display_rows: list[dict[str, str]] = []
+
+    def add(label: str, level: str, cells: dict[str, str], missing: str) -> None:
+        display_rows.append({"Characteristic": label, "Level": level, **cells, "Missing (n)": missing})
+
+    add("n", "", {c: str(int(sel.sum())) for c, sel in columns}, "")
+    for c, sel in columns:
+        records.append({"variable": "n", "level": "", "statistic": "n", "column": c, "n": int(sel.sum())})
+    skipped = []
+    for var in df.columns:
+        s = df[var]
+        label = _LABELS.get(var, f"Has {var[4:]}" if var.startswith("has_") else var.replace("_", " "))
+        n_missing = int(s.isna().sum())
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        positive = _binary_positive(s)
+        if positive is not None:
+            hit = (s == positive).to_numpy()
+            known = s.notna().to_numpy()
+            cells = {}
+            for c, sel in columns:
+                k, d = int((hit & sel).sum()), int((known & sel).sum())
+                cells[c] = _pct(k, d)
+                records.append({"variable": var, "level": str(positive), "statistic": "count", "column": c,
+                                "n": k, "denominator": d})  # fmt: skip
+            add(f"{label}, n (%)", "", cells, str(n_missing))
+        elif numeric and var not in _CATEGORICAL_HINT:
+            x = pd.to_numeric(s, errors="coerce").to_numpy(float)
+            mean_sd = var == "age"
+            cells = {}
+            for c, sel in columns:
+                v = x[sel & np.isfinite(x)]
+                rec = {"variable": var, "level": "", "column": c, "n": int(v.size)}
+                if mean_sd:
+                    mu, sd = (float(v.mean()), float(v.std(ddof=1))) if v.size > 1 else (np.nan, np.nan)
+                    cells[c] = f"{fmt_num(mu, 1)} ({fmt_num(sd, 1)})" if v.size else MISSING
+                    records.append({**rec, "statistic": "mean_sd", "mean": mu, "sd": sd})
+                else:
+                    q1, med, q3 = np.quantile(v, [0.25, 0.5, 0.75]) if v.size else (np.nan,) * 3
+                    digits = 0 if np.all(np.mod(v, 1) == 0) and v.size else 1
+                    cells[c] = (
+                        f"{fmt_num(med, digits)} [{fmt_num(q1, digits)}, {fmt_num(q3, digits)}]"
+                        if v.size
+                        else MISSING
+                    )
+                    records.append({**rec, "statistic": "median_iqr", "median": med, "q1": q1, "q3": q3})
+            stat = "mean (SD)" if mean_sd else "median [IQR]"
+            add(f"{label}, {stat}", "", cells, str(n_missing))
+        else:
+            vals = s.astype(object).where(s.notna(), None).map(lambda v: None if v is None else str(v))
+            lv = sorted(set(vals.dropna()))
+            if len(lv) > MAX_LEVELS:
+                skipped.append(var)
+                continue
+            known = vals.notna().to_numpy()
+            for i, level in enumerate(lv):
+                hit = (vals == level).to_numpy()
+                cells = {}
+                for c, sel in columns:
+                    k, d = int((hit & sel).sum()), int((known & sel).sum())
+                    cells[c] = _pct(k, d)
+                    records.append({"variable": var, "level": level, "statistic": "count", "column": c,
+                                    "n": k, "denominator": d})  # fmt: skip
+                add(f"{label}, n (%)", level, cells, str(n_missing) if i == 0 else "")
+    display = pd.DataFrame(display_rows, columns=["Characteristic", "Level", *names, "Missing (n)"])
+    data = pd.DataFrame(
+        records,
+        columns=[
+            "variable",
+            "level",
+            "statistic",
+            "column",
+            "n",
+            "denominator",
+            "mean",
+            "sd",
+            "median",
+            "q1",
+            "q3",
+        ],
+    )
+    notes = [
+        "Continuous variables: mean (SD) for age, otherwise median [IQR]; binary variables: n (%) of the "
+        "positive level; other categorical variables: n (%) per level. Percentages and summaries are of "
+        "the patients with a value in that column; Missing (n): patients without a value, whole cohort.",
+        f"{NO_ENDPOINT}: patients without a {group.replace('_', ' ')} class; the class columns and "
+        f"{NO_ENDPOINT} sum to Overall.",
+        f"Has imaging / text / pro: {MODALITY_DEFINITION}",
     ]
-    for c in categorical:  # tableone counts None as a level; NaN is counted as missing
-        df[c] = df[c].astype(object).where(df[c].notna(), np.nan)
-    continuous = [c for c in columns if c not in categorical]
-    nonnormal = [c for c in continuous if c != "age"]
-    levels = [g for g in order if g in set(df[group].dropna())] + sorted(set(df[group].dropna()) - set(order))
-    t1 = TableOne(
-        df,
-        columns=columns,
-        categorical=categorical,
-        continuous=continuous,
-        nonnormal=nonnormal,
-        groupby=group,
-        order={group: levels},
-        missing=True,
-        pval=False,
-        overall=True,
-    ).tableone
-    t1 = t1.copy()
-    t1.columns = [c[-1] for c in t1.columns]
-    t1 = t1.reset_index()
-    t1.columns = ["Characteristic", "Level", *t1.columns[2:]]
-    level_missing = t1["Level"].astype(str).isin(["None", "nan", "<NA>"]) & (t1["Level"].astype(str) != "")
-    t1 = t1.astype(str).replace({"nan": "", "None": "", "<NA>": ""})
-    t1.loc[level_missing, "Level"] = "(missing)"
-    # tableone counts a missing category as a level; the Missing column is filled here for every variable
-    var = t1["Characteristic"].str.split(",").str[0]
-    first = ~var.duplicated()
-    t1["Missing"] = [
-        str(int(df[v].isna().sum())) if f and v in df.columns else "" for v, f in zip(var, first, strict=True)
-    ]
-    t1["Characteristic"] = t1["Characteristic"].str.replace("median [Q1,Q3]", "median [IQR]", regex=False)
-    display = t1[["Characteristic", "Level", "Overall", *levels, "Missing"]]
-    display.columns = ["Characteristic", "Level", "Overall", *levels, "Missing (n)"]
+    if skipped:
+        notes.append(f"Left out (more than {MAX_LEVELS} distinct values): {', '.join(skipped)}.")
     return Table(
         name="table1_cohort",
-        data=display.copy(),
+        data=data,
         display=display,
-        caption=f"Patient characteristics by {group.replace('_', ' ')} class (Table 1).",
+        caption=f"Patient characteristics overall and by {group.replace('_', ' ')} class (Table 1).",
         label="tab:cohort",
-        notes=[
-            "Continuous variables: mean (SD) when near-normal (age), otherwise median [IQR]; categorical: n (%).",
-            "Missing (n): patients without a value, whole cohort. Continuous summaries exclude missing values; "
-            "categorical percentages are of all patients, with missing values as the level (missing).",
-            "avail_<modality>: whether the patient has that modality.",
-        ],
+        notes=notes,
         group_by="Characteristic",
         align="ll" + "r" * (len(display.columns) - 2),
     )
 
 
 # --- modality availability -------------------------------------------------------------------------
-def availability_frame(cohort: pd.DataFrame, *, group: str = "severity") -> pd.DataFrame:
-    """Availability patterns (e.g. ``imaging+pro``) with counts overall and by ``group``."""
-    mods = [m for m in MODALITIES if f"avail_{m}" in cohort.columns]
-    flags = cohort[[f"avail_{m}" for m in mods]].fillna(False).astype(bool)
-    pattern = flags.apply(lambda r: modality_set_name([m for m, v in zip(mods, r, strict=True) if v]), axis=1)
-    out = pd.DataFrame({"pattern": pattern})
+def availability_frame(
+    cohort: pd.DataFrame, *, group: str = "severity", task_patients: Mapping[str, Iterable[str]] | None = None
+) -> pd.DataFrame:
+    """Availability patterns (e.g. ``imaging+pro``, from :func:`modality_flags`) with counts overall, by
+    ``group`` class, for patients without one (:data:`NO_ENDPOINT`) and, per task of ``task_patients``
+    (task -> its patients, those with a known endpoint), column ``<task> (n)``."""
+    flags = modality_flags(cohort)
+    mods = list(flags.columns)
+    pattern = modality_patterns(cohort)
+    out = pd.DataFrame({"pattern": pattern.to_numpy()})
     for m in mods:
-        out[m] = flags[f"avail_{m}"].to_numpy()
+        out[m] = flags[m].to_numpy()
     frame = out.groupby("pattern", sort=False).agg(**{m: (m, "first") for m in mods}, n=("pattern", "size"))
-    frame["percent"] = 100.0 * frame["n"] / len(cohort)
+    frame["percent"] = 100.0 * frame["n"] / max(len(cohort), 1)
     if group in cohort.columns:
-        by = pd.crosstab(pattern, cohort[group])
-        levels = [g for g in SEVERITY_CLASSES if g in by.columns] + [
-            g for g in by.columns if g not in SEVERITY_CLASSES
-        ]
-        frame = frame.join(by[levels])
+        g = cohort[group].astype(object).where(cohort[group].notna(), NO_ENDPOINT).astype(str).to_numpy()
+        by = pd.crosstab(out["pattern"].to_numpy(), g)
+        levels = _group_levels(cohort[group], SEVERITY_CLASSES)
+        for lv in [*levels, NO_ENDPOINT]:
+            frame[lv] = by[lv].reindex(frame.index, fill_value=0).astype(int) if lv in by else 0
+    for task, ids in (task_patients or {}).items():
+        of_task = pattern[pattern.index.isin(set(map(str, ids)))]
+        frame[f"{task} (n)"] = of_task.value_counts().reindex(frame.index, fill_value=0).astype(int)
     return frame.sort_values("n", ascending=False, kind="stable").reset_index()
 
 
-def availability_table(cohort: pd.DataFrame, *, group: str = "severity") -> Table:
-    frame = availability_frame(cohort, group=group)
+def availability_table(
+    cohort: pd.DataFrame, *, group: str = "severity", task_patients: Mapping[str, Iterable[str]] | None = None
+) -> Table:
+    """Patients per availability pattern (:data:`MODALITY_DEFINITION`), overall, by class and per task
+    (the patients each task's per-pattern results are computed on)."""
+    frame = availability_frame(cohort, group=group, task_patients=task_patients)
     mods = [m for m in MODALITIES if m in frame.columns]
     display = pd.DataFrame({"Pattern": frame["pattern"]})
     for m in mods:
@@ -298,7 +474,12 @@ def availability_table(cohort: pd.DataFrame, *, group: str = "severity") -> Tabl
     for g in frame.columns[len(mods) + 3 :]:
         display[str(g)] = frame[g].astype(int).astype(str)
     counts = ", ".join(f"{m}: {int(frame.loc[frame[m], 'n'].sum())}" for m in mods)
-    notes = [f"Patients with each modality: {counts}; N = {int(frame['n'].sum())}."]
+    notes = [f"Patients with each modality: {counts}; N = {int(frame['n'].sum())}.", MODALITY_DEFINITION]
+    if task_patients:
+        notes.append(
+            "Task columns (n): the task's patients (endpoint known) with that pattern, as in the task's "
+            "per-pattern figure and missingness diagnostics."
+        )
     by_language = [c for c in cohort.columns if c.startswith("n_reports_")]
     if by_language:  # reports per language (cohort summary: given in reports.csv or detected)
         langs = ", ".join(
@@ -381,6 +562,7 @@ def performance_table(
 # --- pairwise comparisons --------------------------------------------------------------------------
 FAMILY_TITLES = {
     "fusion_vs_best_unimodal": "Fusion vs best unimodal (same estimator)",
+    "fusion_vs_components": "Best fusion of each set vs its modalities and the best single modality",
     "vs_best_overall": "vs best overall",
     "top_pairs": "Pairs among the top models",
 }

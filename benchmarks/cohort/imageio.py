@@ -9,6 +9,16 @@ Validation needs three things at very different costs, so they are separate func
 - ``read_image``: the whole image with its voxels;
 - ``non_finite_voxels``: where an image stores NaN or infinite voxels (for NIfTI from the file's own
   bytes, because ITK's NIfTI reader silently turns them into 0).
+
+Masks are read by ``read_mask`` only (validation and extraction alike): a label image (NIfTI, NRRD,
+MHA, DICOM series folder), an RTSTRUCT or a DICOM-SEG (a DICOM file, or a folder holding only that
+file; the file's Modality decides, not its name), always returned as a label image on the image's
+exact grid with the label value of each configured region (``regions``: the ``label`` cell of
+imaging.csv). RTSTRUCT and SEG masks need their image as the DICOM series folder they were drawn on
+(a mask referencing another SeriesInstanceUID is an error naming both). RTSTRUCT contours are filled
+here with OpenCV following rt-utils' convention, but in each slice's true row/column geometry:
+rt-utils 1.2.7 itself mis-reads contours on non-square slices (it allocates columns x rows) and swaps
+the two pixel spacings. SEG frames are mapped onto the series' slices by SOPInstanceUID with highdicom.
 """
 
 from __future__ import annotations
@@ -138,6 +148,82 @@ class LabelMask:
     kind: str  # "label" (a label image file or series), "rtstruct" or "seg"
 
 
+MASK_KINDS = ("label", "rtstruct", "seg")
+DICOM_MASK_MODALITIES = {"RTSTRUCT": "rtstruct", "SEG": "seg"}
+"""DICOM Modality of the mask objects ``read_mask`` rasterises, and the kind each is."""
+GEOMETRY_FIX = (
+    "resample the mask onto the image grid with nearest-neighbour interpolation (SimpleITK: "
+    "sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0)), or re-export the mask "
+    "from the image it was drawn on"
+)
+"""How to fix a mask whose geometry differs from its image's (for messages)."""
+
+
+@dataclass(frozen=True)
+class DefinedRegion:
+    """A structure of an RTSTRUCT or a segment of a DICOM-SEG, as its header defines it."""
+
+    key: int | str  # segment number (SEG) or structure name (RTSTRUCT)
+    label: str  # the structure name, or the segment's label
+    has_data: bool  # the structure has contours / the segment has frames
+
+    def describe(self) -> str:
+        return repr(self.key) if isinstance(self.key, str) else f"{self.key} ({self.label!r})"
+
+
+def _is_dicom_file(p: Path) -> bool:
+    try:
+        with open(p, "rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _dicom_mask_file(path: Path) -> tuple[Path, str] | None:
+    """The RTSTRUCT/SEG file ``path`` is (or, for a folder, the folder's only file is) and its kind;
+    None for a label image (a file with an image suffix, or a DICOM series folder)."""
+    in_folder = path.is_dir()
+    if in_folder:
+        try:
+            files = [f for f in path.iterdir() if f.is_file() and not f.name.startswith(".")]
+        except OSError:
+            return None
+        if len(files) != 1:
+            return None
+        path = files[0]
+    elif path.name.lower().endswith(IMAGE_SUFFIXES):
+        return None
+    dcm_suffix = path.name.lower().endswith(".dcm")
+    if not (dcm_suffix or _is_dicom_file(path)):
+        return None
+    import pydicom  # here, not at module level: only DICOM masks need it (~0.15 s per process)
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"], force=dcm_suffix)
+    except Exception as exc:  # pydicom raises many types on a damaged header
+        if in_folder:
+            return None
+        raise ImageReadError(f"cannot read DICOM header: {exc}") from exc
+    modality = str(ds.get("Modality", "")).strip().upper()
+    if modality in DICOM_MASK_MODALITIES:
+        return path, DICOM_MASK_MODALITIES[modality]
+    if in_folder:
+        return None  # a one-slice DICOM series
+    raise ImageReadError(
+        f"a single DICOM file of modality {modality or 'unknown'} is not a mask: give an RTSTRUCT or a "
+        "DICOM-SEG file, a label image (NIfTI, NRRD, MHA) or a DICOM series folder"
+    )
+
+
+def mask_kind(mask_path: str | os.PathLike[str]) -> str:
+    """``"rtstruct"`` or ``"seg"`` for a DICOM RTSTRUCT / SEG file (or a folder holding only that file),
+    else ``"label"`` (a label image file or DICOM series folder); the DICOM Modality decides, not the
+    file name."""
+    found = _dicom_mask_file(Path(mask_path))
+    return "label" if found is None else found[1]
+
+
 def read_mask(
     mask_path: str | os.PathLike[str],
     image_path: str | os.PathLike[str],
@@ -145,15 +231,272 @@ def read_mask(
 ) -> LabelMask:
     """The mask of ``image_path`` as a label image, with the label value of each of ``regions``.
 
-    A label image (NIfTI, NRRD, MHA, DICOM series) is read as it is; its regions' keys are its labels.
+    The kind comes from the file (``mask_kind``):
+
+    - a label image (NIfTI, NRRD, MHA, DICOM series folder) is read as it is; its regions' keys are its
+      labels, and ``labels[name]`` is the key (a label with no voxel is kept: the region is absent);
+    - an RTSTRUCT (a DICOM file, or a folder holding only that file) is rasterised in memory onto the
+      image's grid, which must be the DICOM series folder it was drawn on. Region keys are structure
+      names (an empty cell: its only structure; an error naming them when it has several). A closed
+      planar contour fills the voxels whose centres it encloses on its slice, as rt-utils does; the
+      contours of one structure on one slice are filled together. Region ``i`` gets label ``i + 1``;
+    - a DICOM-SEG is mapped onto the image's DICOM series slice by slice (by SOPInstanceUID, with
+      highdicom); region keys are segment numbers (empty cell: segment 1) and each region's label is
+      its segment number. A FRACTIONAL segment holds the voxels of value >= 0.5.
+
+    A structure or segment the file defines without contours or frames, or does not define at all, is
+    an absent region (no voxel), as a label absent from a label image. The returned image has the
+    image's exact geometry. ``ImageReadError`` when the mask cannot be read, references another series
+    than the image's (both SeriesInstanceUIDs named), its regions overlap, or a key does not fit the
+    kind (structure names for a label image or a SEG).
     """
-    if any(not r.is_label for r in regions):
-        names = [r.key for r in regions if not r.is_label]
+    found = _dicom_mask_file(Path(mask_path))
+    if found is None:
+        if any(not r.is_label for r in regions):
+            names = [r.key for r in regions if not r.is_label]
+            raise ImageReadError(
+                f"structure names {names} select RTSTRUCT structures, but this mask is a label image: "
+                "give label numbers in the label column"
+            )
+        return LabelMask(read_image(mask_path), {r.name: int(r.key) for r in regions}, "label")
+    path, kind = found
+    if image_format(image_path) != "dicom":
         raise ImageReadError(
-            f"structure names {names} select RTSTRUCT structures, but this mask is a label image: "
-            "give label numbers in the label column"
+            f"a {_KIND_NAMES[kind]} mask is rasterised onto the DICOM series it was drawn on, but the image "
+            "is a single file: give the image as its DICOM series folder, or convert the mask to a label "
+            "image (NIfTI, NRRD) on the image's grid"
         )
-    return LabelMask(read_image(mask_path), {r.name: int(r.key) for r in regions}, "label")
+    series = _SeriesGeometry.read(image_path)
+    if kind == "rtstruct":
+        arrays = _rtstruct_regions(path, series, regions)
+        labels = {r.name: i + 1 for i, r in enumerate(regions)}
+    else:
+        arrays = _seg_regions(path, series, regions)
+        labels = {r.name: int(r.key) for r in regions}
+    return LabelMask(_compose(arrays, labels, series), labels, kind)
+
+
+_KIND_NAMES = {"rtstruct": "RTSTRUCT", "seg": "DICOM-SEG"}
+
+
+@dataclass(frozen=True)
+class _SeriesGeometry:
+    """A DICOM series as the image reader stacks it: its geometry, each slice's SOPInstanceUID in
+    slice order (``z`` of ``sitk.GetArrayFromImage``), its SeriesInstanceUID and frame of reference."""
+
+    info: ImageInfo
+    sop_uids: tuple[str, ...]
+    series_uid: str
+    frame_uid: str
+
+    @classmethod
+    def read(cls, folder: str | os.PathLike[str]) -> _SeriesGeometry:
+        import pydicom
+
+        info = read_image_info(folder)
+        uids: list[str] = []
+        series_uid = frame_uid = ""
+        tags = ["SOPInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID"]
+        try:
+            for f in dicom_series_files(folder):
+                ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=tags)
+                uids.append(str(ds.SOPInstanceUID))
+                series_uid = series_uid or str(ds.get("SeriesInstanceUID", ""))
+                frame_uid = frame_uid or str(ds.get("FrameOfReferenceUID", ""))
+        except Exception as exc:  # pydicom raises many types on a damaged header
+            raise ImageReadError(f"cannot read the image series' DICOM headers: {exc}") from exc
+        return cls(info, tuple(uids), series_uid, frame_uid)
+
+    @property
+    def shape_zyx(self) -> tuple[int, int, int]:
+        nx, ny, nz = self.info.size
+        return nz, ny, nx
+
+    def continuous_index(self, points: np.ndarray) -> np.ndarray:
+        """(n, 3) physical points (mm) -> (n, 3) continuous (x, y, z) voxel indices on this grid."""
+        d = np.asarray(self.info.direction, float).reshape(3, 3)
+        rel = np.asarray(points, float) - np.asarray(self.info.origin, float)
+        return np.linalg.solve(d, rel.T).T / np.asarray(self.info.spacing, float)
+
+
+def _check_series(kind: str, referenced: list[str], series: _SeriesGeometry) -> None:
+    """``ImageReadError`` naming both SeriesInstanceUIDs when the mask references another series."""
+    if referenced and series.series_uid not in referenced:
+        raise ImageReadError(
+            f"the {_KIND_NAMES[kind]} references series {', '.join(sorted(set(referenced)))}, but the image "
+            f"is series {series.series_uid}: give the mask drawn on this image, or the image series it "
+            "references"
+        )
+
+
+def _compose(arrays: dict[str, np.ndarray], labels: dict[str, int], series: _SeriesGeometry) -> sitk.Image:
+    """One label image on the series' grid from each region's boolean (z, y, x) array."""
+    out = np.zeros(series.shape_zyx, np.uint16 if max(labels.values(), default=0) > 255 else np.uint8)
+    owner: dict[str, np.ndarray] = {}
+    for name, arr in arrays.items():
+        for other, seen in owner.items():
+            n = int((seen & arr).sum())
+            if n:
+                raise ImageReadError(
+                    f"regions {other!r} and {name!r} overlap on {n} voxels; a voxel belongs to one region "
+                    "of a label image: correct the contours, or give the regions in separate scan rows"
+                )
+        owner[name] = arr
+        out[arr] = labels[name]
+    image = sitk.GetImageFromArray(out)
+    image.SetSpacing(series.info.spacing)
+    image.SetOrigin(series.info.origin)
+    image.SetDirection(series.info.direction)
+    return image
+
+
+# --- RTSTRUCT ----------------------------------------------------------------------------------------
+def _read_dicom(path: Path, kind: str) -> Any:
+    import pydicom
+
+    try:
+        return pydicom.dcmread(path)
+    except Exception as exc:  # pydicom raises many types on a damaged file
+        raise ImageReadError(f"cannot read the {_KIND_NAMES[kind]}: {exc}") from exc
+
+
+def _rtstruct_contours(ds: Any) -> dict[str, list[Any]]:
+    """Each structure's name and its contour items (``ContourSequence``), in the file's order."""
+    names = {int(r.ROINumber): str(r.ROIName).strip() for r in ds.get("StructureSetROISequence", [])}
+    contours: dict[str, list[Any]] = {name: [] for name in names.values()}
+    for item in ds.get("ROIContourSequence", []):
+        name = names.get(int(item.ReferencedROINumber))
+        if name is not None:
+            contours[name].extend(item.get("ContourSequence", []))
+    return contours
+
+
+def _rtstruct_referenced_series(ds: Any) -> list[str]:
+    return [
+        str(series.SeriesInstanceUID)
+        for frame in ds.get("ReferencedFrameOfReferenceSequence", [])
+        for study in frame.get("RTReferencedStudySequence", [])
+        for series in study.get("RTReferencedSeriesSequence", [])
+        if "SeriesInstanceUID" in series
+    ]
+
+
+def defined_regions(mask_path: str | os.PathLike[str]) -> list[DefinedRegion]:
+    """The structures of an RTSTRUCT or the segments of a DICOM-SEG, from its header; [] for a label
+    image (its labels are its voxels' values)."""
+    found = _dicom_mask_file(Path(mask_path))
+    if found is None:
+        return []
+    path, kind = found
+    ds = _read_dicom(path, kind)
+    if kind == "rtstruct":
+        return [DefinedRegion(name, name, bool(items)) for name, items in _rtstruct_contours(ds).items()]
+    framed: set[int] = set()
+    for frame in ds.get("PerFrameFunctionalGroupsSequence", []):
+        for ident in frame.get("SegmentIdentificationSequence", []):
+            framed.add(int(ident.ReferencedSegmentNumber))
+    labelmap = str(ds.get("SegmentationType", "")).upper() == "LABELMAP"
+    return [
+        DefinedRegion(
+            int(s.SegmentNumber), str(s.get("SegmentLabel", "")), labelmap or int(s.SegmentNumber) in framed
+        )
+        for s in ds.get("SegmentSequence", [])
+    ]
+
+
+def _rtstruct_regions(
+    path: Path, series: _SeriesGeometry, regions: tuple[Region, ...]
+) -> dict[str, np.ndarray]:
+    ds = _read_dicom(path, "rtstruct")
+    _check_series("rtstruct", _rtstruct_referenced_series(ds), series)
+    contours = _rtstruct_contours(ds)
+    if not contours:
+        raise ImageReadError("the RTSTRUCT defines no structure")
+    listed = ", ".join(repr(n) for n in contours)
+    if regions == DEFAULT_REGIONS and str(DEFAULT_REGIONS[0].key) not in contours:
+        if len(contours) > 1:
+            raise ImageReadError(
+                f"the RTSTRUCT has {len(contours)} structures ({listed}): name the one(s) to read in the "
+                'label column of imaging.csv, e.g. label = "Bowel wall" or "ileum=Ileum;colon=Colon"'
+            )
+        keys = {DEFAULT_REGIONS[0].name: next(iter(contours))}
+    else:
+        keys = {r.name: str(r.key) for r in regions}
+        numbers = [r.key for r in regions if r.is_label and str(r.key) not in contours]
+        if numbers:
+            raise ImageReadError(
+                f"label(s) {numbers} select labels or segments, but this mask is an RTSTRUCT: give "
+                f"structure names in the label column (its structures: {listed})"
+            )
+    return {name: _rasterise(contours.get(key, []), series) for name, key in keys.items()}
+
+
+def _rasterise(items: list[Any], series: _SeriesGeometry) -> np.ndarray:
+    """Fill a structure's closed planar contours on the series' grid: a boolean (z, y, x) array."""
+    import cv2  # imported here: opencv needs libGL, and only RTSTRUCT masks use it
+
+    nz, ny, nx = series.shape_zyx
+    out = np.zeros((nz, ny, nx), bool)
+    by_slice: dict[int, list[np.ndarray]] = {}
+    for item in items:
+        if str(item.get("ContourGeometricType", "CLOSED_PLANAR")).upper() != "CLOSED_PLANAR":
+            continue  # points and open lines enclose no voxel
+        pts = np.asarray(item.ContourData, float).reshape(-1, 3)
+        idx = series.continuous_index(pts)
+        z = np.round(idx[:, 2])
+        if np.ptp(idx[:, 2]) > 0.5 or abs(float(idx[0, 2] - z[0])) > 0.5 or not 0 <= z[0] < nz:
+            raise ImageReadError(
+                "an RTSTRUCT contour does not lie on a slice of the image series (it is oblique to the "
+                "slices or outside the volume): give the series the structures were drawn on"
+            )
+        by_slice.setdefault(int(z[0]), []).append(np.round(idx[:, :2]).astype(np.int32))
+    for z, polygons in by_slice.items():
+        plane = np.zeros((ny, nx), np.uint8)
+        cv2.fillPoly(plane, polygons, 1)
+        out[z] = plane.astype(bool)
+    return out
+
+
+# --- DICOM-SEG ---------------------------------------------------------------------------------------
+def _seg_regions(path: Path, series: _SeriesGeometry, regions: tuple[Region, ...]) -> dict[str, np.ndarray]:
+    import highdicom  # imported here: it is slow to import and only DICOM-SEG masks need it
+
+    try:
+        seg = highdicom.seg.segread(path)
+    except Exception as exc:  # highdicom and pydicom raise many types on a bad file
+        raise ImageReadError(f"cannot read the DICOM-SEG: {exc}") from exc
+    referenced = [str(s.SeriesInstanceUID) for s in seg.get("ReferencedSeriesSequence", [])]
+    _check_series("seg", referenced, series)
+    defined = {int(n): str(seg.get_segment_description(n).segment_label) for n in seg.segment_numbers}
+    names = [r.key for r in regions if not r.is_label]
+    if names:
+        listed = ", ".join(f"{n} ({label!r})" for n, label in defined.items())
+        raise ImageReadError(
+            f"structure names {names} select RTSTRUCT structures, but this mask is a DICOM-SEG: give "
+            f"segment numbers in the label column (its segments: {listed})"
+        )
+    wanted = [int(r.key) for r in regions if int(r.key) in defined]
+    out = {r.name: np.zeros(series.shape_zyx, bool) for r in regions}
+    if not wanted:
+        return out
+    try:
+        pixels = seg.get_pixels_by_source_instance(
+            list(series.sop_uids), segment_numbers=wanted, skip_overlap_checks=True
+        )
+    except Exception as exc:  # highdicom raises ValueError/RuntimeError/KeyError on unmatched frames
+        raise ImageReadError(f"cannot map the DICOM-SEG onto the image's slices: {exc}") from exc
+    if pixels.shape[:3] != series.shape_zyx:
+        raise ImageReadError(
+            f"the DICOM-SEG's frames ({pixels.shape[1]} x {pixels.shape[2]}) do not match the image's "
+            f"slices ({series.shape_zyx[1]} x {series.shape_zyx[2]})"
+        )
+    threshold = 0.5 if str(seg.get("SegmentationType", "")).upper() == "FRACTIONAL" else 0
+    by_number = {n: pixels[..., i] for i, n in enumerate(wanted)}
+    for r in regions:
+        if int(r.key) in by_number:
+            arr = by_number[int(r.key)]
+            out[r.name] = arr >= threshold if threshold else arr > 0
+    return out
 
 
 def _info(

@@ -112,13 +112,15 @@ class ValidationReport:
 
     ``counts`` maps ``"patients"`` to ``{"total": n}``, each modality to ``{"available", "missing",
     "rows", "rows_excluded"}`` (patients with / without usable data, table rows, rows excluded) and
-    ``"endpoints"`` to the number of patients with a value for each endpoint column present.
+    ``"endpoints"`` to the number of patients with a value for each endpoint column present. ``notes``
+    are lines printed after the counts that are not problems (what the selection rules kept and why).
     """
 
     root: Path
     problems: list[Problem] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     check_images: str = "header"
+    notes: list[str] = field(default_factory=list)
 
     @property
     def fatal(self) -> bool:
@@ -161,6 +163,7 @@ class ValidationReport:
             )
         if self.counts.get("endpoints"):
             lines.append("  endpoints " + ", ".join(f"{k} {v}" for k, v in self.counts["endpoints"].items()))
+        lines.extend(self.notes)
         order = {True: 0, False: 1}
         ranked = sorted(
             enumerate(self.problems), key=lambda ip: (order[ip[1].fatal], ip[1].severity != "error", ip[0])

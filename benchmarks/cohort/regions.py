@@ -73,7 +73,8 @@ def parse_regions(cell: str | None) -> tuple[Region, ...]:
             name, key_text = part, part
         if not _NAME.match(name):
             raise RegionSpecError(
-                f"region name {name!r}: use letters, digits, '_', '-', '.' and spaces (e.g. terminal_ileum)"
+                f"region name {name!r}: use letters, digits, '_', '-', '.' and spaces (e.g. terminal_ileum); "
+                f"an RTSTRUCT structure with other characters needs a name, e.g. roi={key_text}"
             )
         regions.append(Region(name, _key(key_text)))
     names = [r.name for r in regions]

@@ -1,4 +1,14 @@
-"""imaging.csv: one row per scan; the image and mask it names must be usable together."""
+"""imaging.csv: one row per scan; the image and mask it names must be usable together.
+
+Masks are read as extraction reads them (``imageio.read_mask``: label images, RTSTRUCT, DICOM-SEG) for
+the regions of the optional ``label`` column (grammar: ``benchmarks.cohort.regions``; stored in the
+loaded table in canonical form, None for the default). Errors exclude the scan: a ``label`` cell that
+breaks the grammar (field ``label``), an unreadable or empty mask, a mask of another DICOM series (both
+SeriesInstanceUIDs named), a geometry differing from the image's (the message gives the resampling to
+apply). Warnings keep it: a configured region with no voxel (alone: extraction will fail; one of
+several: an uninvolved segment), labels / structures / segments present that no region reads, a mask
+covering the whole image; each says how to set the ``label`` column.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +20,9 @@ from benchmarks.cohort.cells import attributed_rows, clear_bad_utf8, is_na, show
 from benchmarks.cohort.image_checks import ImageChecker, MaskCheck
 from benchmarks.cohort.paths import resolve_inside, special_file
 from benchmarks.cohort.problems import ProblemLog
+from benchmarks.cohort.regions import DEFAULT_REGIONS, Region, RegionSpecError, format_regions, parse_regions
 from benchmarks.cohort.tables import SOURCE_ROW, ModalityTable, Row, read_modality_table
+from benchmarks.cohort.visits import row_visit
 
 IMAGE_PATH = "image_path"
 MASK_PATH = "mask_path"
@@ -31,16 +43,21 @@ def validate_imaging(
     for pid, row in attributed_rows(log, table, known):
         clear_bad_utf8(log, table, row, pid)
         _check_modality(log, row, pid)
+        visit = row_visit(log, table, row, pid)  # date / timepoint (validated, ISO text / int)
+        regions = _row_regions(log, row, pid)
         paths = _scan_paths(log, real_root, row, pid)
-        if len(paths) < len(PATH_COLUMNS):
+        if len(paths) < len(PATH_COLUMNS) or regions is None:
             continue
-        if images.mode != "none" and not _check_scan(log, images, pid, row, paths):
+        if images.mode != "none" and not _check_scan(log, images, pid, row, paths, regions):
             continue
         rec: dict[str, Any] = {
             c: (None if c != schema.PATIENT_ID and is_na(row.cells[c]) else row.cells[c].strip())
             for c in table.columns
         }
         rec[schema.PATIENT_ID] = pid
+        rec.update(visit)
+        if schema.LABEL_COLUMN in rec:
+            rec[schema.LABEL_COLUMN] = format_regions(regions) or None  # canonical; None: the default
         for col, path_col in PATH_COLUMNS.items():
             rec[path_col] = str(paths[col])
         rec[SOURCE_ROW] = row.num
@@ -90,9 +107,35 @@ def _scan_paths(log: ProblemLog, real_root: Path, row: Row, pid: str) -> dict[st
     return paths
 
 
-def _check_scan(log: ProblemLog, images: ImageChecker, pid: str, row: Row, paths: dict[str, Path]) -> bool:
-    """Whether the scan's image and mask are readable, non-empty and share one geometry, and the image
-    has no NaN or infinite voxel where ``images`` looks (inside the mask; ``full``: anywhere)."""
+def _row_regions(log: ProblemLog, row: Row, pid: str) -> tuple[Region, ...] | None:
+    """The regions the row's ``label`` cell names (the default when the column or the cell is empty), or
+    None after an error when the cell breaks the grammar."""
+    cell = row.cells.get(schema.LABEL_COLUMN)
+    if cell is None or is_na(cell):
+        return DEFAULT_REGIONS
+    try:
+        return parse_regions(cell)
+    except RegionSpecError as exc:
+        msg = (
+            f'label cell {show(cell.strip())}: {exc}; scan ignored. Write one label ("2"), several ("1;2;3"), '
+            'named ones ("ileum=1;colon=2"), or RTSTRUCT structure names ("Bowel wall" or '
+            '"ileum=Ileum wall;colon=Colon"); empty reads label 1 (an RTSTRUCT: its only structure)'
+        )
+        log.error_excluding(schema.IMAGING_FILE, msg, patient=pid, field=schema.LABEL_COLUMN, row=row.num)
+        return None
+
+
+def _check_scan(
+    log: ProblemLog,
+    images: ImageChecker,
+    pid: str,
+    row: Row,
+    paths: dict[str, Path],
+    regions: tuple[Region, ...] = DEFAULT_REGIONS,
+) -> bool:
+    """Whether the scan's image and mask (read for ``regions``) are readable, non-empty and share one
+    geometry, and the image has no NaN or infinite voxel where ``images`` looks (inside the mask;
+    ``full``: anywhere)."""
     f = schema.IMAGING_FILE
     where = f"({f} row {row.num}); scan ignored"
     img_rel = row.cells[schema.IMAGE_COLUMN].strip()
@@ -113,13 +156,13 @@ def _check_scan(log: ProblemLog, images: ImageChecker, pid: str, row: Row, paths
             "per voxel; a 3-D scalar volume is expected",
         )
         img_info = None
-    mask = images.mask(paths[schema.MASK_COLUMN])
+    mask = images.mask(paths[schema.MASK_COLUMN], paths[schema.IMAGE_COLUMN], regions)
     if mask.error:
         error(mask_rel, schema.MASK_COLUMN, f"unreadable or corrupt mask: {mask.error}")
     elif mask.content:
         error(mask_rel, schema.MASK_COLUMN, mask.content)
     else:
-        for msg in _mask_warnings(mask):
+        for msg in _mask_warnings(mask, regions):
             log.add(
                 "warning",
                 mask_rel,
@@ -131,13 +174,13 @@ def _check_scan(log: ProblemLog, images: ImageChecker, pid: str, row: Row, paths
     if img_info is None or mask.info is None:
         return False
     diffs = imageio.geometry_differences(img_info, mask.info)
-    for d in diffs:
-        error(mask_rel, schema.MASK_COLUMN, f"mask {d}")
+    if diffs:
+        error(mask_rel, schema.MASK_COLUMN, f"mask {'; '.join(diffs)}: {imageio.GEOMETRY_FIX}")
     if diffs or mask.content is not None:
         return False
     if not img_info.is_float:
         return True  # integer voxels cannot be NaN or infinite
-    found = images.non_finite(paths[schema.IMAGE_COLUMN], paths[schema.MASK_COLUMN])
+    found = images.non_finite(paths[schema.IMAGE_COLUMN], paths[schema.MASK_COLUMN], regions)
     if found.error:
         error(img_rel, schema.IMAGE_COLUMN, f"unreadable or corrupt image: {found.error}")
     elif found.inside:
@@ -158,21 +201,48 @@ def _check_scan(log: ProblemLog, images: ImageChecker, pid: str, row: Row, paths
     return not (found.error or found.inside or found.whole)
 
 
-def _mask_warnings(mask: MaskCheck) -> list[str]:
-    """What looks wrong with a non-empty mask's labels: radiomics reads label 1 only."""
-    more = ", ..." if mask.n_labels > len(mask.labels) else ""
-    shown = "[" + ", ".join(f"{v:g}" for v in mask.labels) + more + "]"
+LABEL_HOWTO = (
+    'set the label column of imaging.csv: one label ("2"), one per segment ("1;2;3"), named segments '
+    '("ileum=1;colon=2"), or RTSTRUCT structure names ("Bowel wall", "ileum=Ileum wall;colon=Colon")'
+)
+"""How to configure the mask regions a scan reads (for messages)."""
+
+
+def _show_keys(values: tuple[int | float | str, ...], total: int) -> str:
+    more = ", ..." if total > len(values) else ""
+    return "[" + ", ".join(repr(v) if isinstance(v, str) else f"{v:g}" for v in values) + more + "]"
+
+
+def _mask_warnings(mask: MaskCheck, regions: tuple[Region, ...] = DEFAULT_REGIONS) -> list[str]:
+    """What looks wrong with a readable, non-empty mask: a configured region with no voxel (a single
+    region: extraction will fail; one of several: an uninvolved segment), labels present that no region
+    reads, a mask covering the whole image."""
+    what = {"label": "label", "rtstruct": "structure", "seg": "segment"}[mask.kind]
+    present = f"{what}s present: {_show_keys(mask.labels, mask.n_labels)}"
     out = []
-    if not mask.has_label_one:
-        out.append(
-            f"mask has no voxel labelled 1 (labels {shown}); radiomics reads label 1 (the 'label' setting "
-            "of its parameter file), so this scan will fail extraction: relabel the region of interest to 1"
+    if mask.absent and len(regions) == 1:
+        key = regions[0].key
+        where = f"labelled {key}" if mask.kind == "label" else f"in {what} {key!r}"
+        out.append(f"mask has no voxel {where} ({present}), so this scan will fail extraction: {LABEL_HOWTO}")
+    elif mask.absent:
+        gone = ", ".join(
+            r.name if r.name == str(r.key) else f"{r.name} ({what} {r.key})" for r in mask.absent
         )
-    elif mask.n_labels > 1:
+        fate = (
+            "no region has a voxel, so this scan will fail extraction"
+            if len(mask.absent) == len(regions)
+            else "they count as uninvolved segments (no features of their own; the patient's aggregates "
+            "cover the regions present)"
+        )
         out.append(
-            f"mask has {mask.n_labels} labels ({shown}); radiomics reads label 1 only (the 'label' setting "
-            "of its parameter file) and ignores the others: if the region of interest has another label, "
-            "relabel it to 1"
+            f"region(s) {gone} have no voxel in the mask ({present}): {fate}. If unintended, {LABEL_HOWTO}"
+        )
+    if mask.n_unused and not (mask.absent and len(regions) == 1):  # else said above: it lists what is present
+        default = "its only structure" if mask.kind == "rtstruct" else f"{what} 1, the default"
+        reads = f'"{format_regions(regions)}"' if regions != DEFAULT_REGIONS else default
+        out.append(
+            f"mask has {what}(s) {_show_keys(mask.unused, mask.n_unused)} that the label column does not "
+            f"select (it reads {reads}); they are ignored. To use them, {LABEL_HOWTO}"
         )
     if mask.covers_image:
         out.append(

@@ -1,4 +1,7 @@
-"""patients.csv: one row per patient with its endpoints; every other table is attributed through it."""
+"""patients.csv: one row per patient with its endpoints; every other table is attributed through it.
+
+The optional ``endpoint_date`` (ISO ``YYYY-MM-DD``, when the endpoints were assessed) is what the
+selection rule ``"closest"`` measures from; it is kept as ISO text (``benchmarks.cohort.visits``)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from benchmarks.cohort import schema
 from benchmarks.cohort.cells import clear_bad_utf8, is_na, number, row_pid, show
 from benchmarks.cohort.problems import ProblemLog
 from benchmarks.cohort.tables import Row, Table, read_table
+from benchmarks.cohort.visits import endpoint_date
 
 CATEGORICAL: dict[str, tuple[str, ...]] = {
     **schema.PATIENT_CATEGORICAL,
@@ -71,6 +75,8 @@ def _record(log: ProblemLog, table: Table, row: Row, pid: str) -> tuple[dict[str
         value = row.cells[col]
         if col in schema.PATIENT_NUMERIC:
             rec[col] = number(log, table, row, pid, col, schema.PATIENT_NUMERIC[col])
+        elif col == schema.ENDPOINT_DATE_COLUMN:
+            rec[col] = endpoint_date(log, table, row, pid)
         elif col in CATEGORICAL:
             allowed = CATEGORICAL[col]
             v = value.strip()
@@ -129,7 +135,7 @@ def _frame(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
             continue
         if col in schema.PATIENT_NUMERIC:
             df[col] = df[col].astype(float)
-        elif col not in CATEGORICAL and col not in schema.PATIENT_TEXT:
+        elif col not in CATEGORICAL and col not in (*schema.PATIENT_TEXT, schema.ENDPOINT_DATE_COLUMN):
             df[col] = _maybe_numeric(df[col])
     df[schema.PATIENT_ID] = df[schema.PATIENT_ID].astype(str)
     return df.set_index(schema.PATIENT_ID)

@@ -1,4 +1,8 @@
-"""reports.csv: one row per clinical report; its text is kept exactly as written and never quoted."""
+"""reports.csv: one row per clinical report; its text is kept exactly as written and never quoted.
+
+The optional ``date`` and ``timepoint`` columns place a report in time (``benchmarks.cohort.visits``); a
+patient may have several reports of one type, and the selection rule for text (default ``"all"``: every
+report pooled) picks among them when the cohort is built (``benchmarks.cohort.selection``)."""
 
 from __future__ import annotations
 
@@ -10,12 +14,13 @@ from benchmarks.cohort.cells import attributed_rows, clear_bad_utf8, is_na, show
 from benchmarks.cohort.language import SUPPORTED_LANGUAGES, UNDETERMINED, detect_language, normalise_language
 from benchmarks.cohort.problems import ProblemLog
 from benchmarks.cohort.tables import BAD_UTF8, SOURCE_ROW, ModalityTable, Row, read_modality_table
+from benchmarks.cohort.visits import row_visit
 
 
 def validate_reports(root: Path, known: set[str] | None, log: ProblemLog) -> ModalityTable:
     """The usable reports: rows of reports.csv with decodable, non-empty text, each with its ``language``
     (the optional column's ISO 639-1 code, else detected; a language the text features do not read is a
-    warning naming the patient and the row)."""
+    warning naming the patient and the row), and the valid ``date`` / ``timepoint`` when the file has them."""
     table = read_modality_table(root, "text", schema.REPORTS_REQUIRED, log)
     if table is None:
         return ModalityTable.of([], [*schema.REPORTS_REQUIRED, SOURCE_ROW])
@@ -40,6 +45,7 @@ def validate_reports(root: Path, known: set[str] | None, log: ProblemLog) -> Mod
             c: (None if is_na(row.cells[c]) else row.cells[c].strip()) for c in table.columns if c != text_col
         }
         rec[schema.PATIENT_ID] = pid
+        rec.update(row_visit(log, table, row, pid))
         rec[text_col] = text
         rec[SOURCE_ROW] = row.num
         rec[schema.LANGUAGE_COLUMN] = _report_language(log, row, pid, text)

@@ -3,6 +3,15 @@
 ``run_cell`` never raises: a failure is recorded in the cell's metadata (status "failed", the error) and
 the run goes on. Predictions of the outer test part are returned with, for single-modality cells whose
 predictions late fusion reuses, the out-of-fold predictions of the training part (``part="train_oof"``).
+
+Robustness to missing modalities (``CellSettings.robustness``), for a fused cell (two or more
+modalities): the fitted model predicts the test part again with each modality (and, over three or more,
+each pair) withheld from 0, 25, 50, 75 and 100% of the test patients (``part="robust"``, columns
+``withheld``, ``fraction``, ``masked``). Withholding makes the patient's block missing, which every model
+reads as an absent modality (prior, indicator, late fusion of the rest, masked encoder); nothing is
+refitted. The withheld patients are a seeded permutation of the test part that depends on the task,
+fold and withheld modalities only, so every model of a fold loses the same patients, and the shares are
+nested (the 25% are among the 50%).
 """
 
 from __future__ import annotations
@@ -11,22 +20,28 @@ import json
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from benchmarks.experiment.matrix import Cell, unimodal_sources
+from benchmarks.experiment.matrix import Cell, derive_seed, unimodal_sources
 from benchmarks.experiment.taskdata import TaskData
 from benchmarks.store import SINGLE_FUSION, fresh_journal, proba_columns
 from models.api import fit_predict_cell
 from models.fusion import combine_late, prior_proba
 from models.registry import search_ranges
+from models.tuning import predict_aligned
 
 TRAIN_OOF = "train_oof"
 TEST = "test"
+ROBUST = "robust"
+ROBUST_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
+"""Shares of the test patients from whom a modality (or pair) is withheld at prediction time."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,7 @@ class CellSettings:
     late_fusion: str  # "reuse" | "refit"
     study_prefix: str  # studies are named "<prefix>/<cell id>"
     share_fold_work: bool = True
+    robustness: bool = False  # fused cells also predict with modalities withheld (module docstring)
 
     def study_name(self, cell: Cell) -> str:
         return f"{self.study_prefix}/{cell.cell_id}"
@@ -137,7 +153,7 @@ def _run_cell(
     sources: dict[str, pd.DataFrame] | None,
     probe: Any,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    train_idx, test_idx = data.folds[cell.repeat][cell.fold]
+    train_idx, test_idx = data.fold_of(cell)
     seed = cell.seed(settings.seed)
     meta: dict[str, Any] = {
         **cell.as_dict(),
@@ -160,9 +176,16 @@ def _run_cell(
             if cell.is_baseline:
                 frames = _fit_prior(data, train_idx, test_idx, meta)
             elif cell.is_late and settings.late_fusion == "reuse":
-                frames = _combine_stored(cell, data, sources or {}, train_idx, test_idx, seed, meta)
+                frames, predict = _combine_stored(cell, data, sources or {}, train_idx, test_idx, seed, meta)
             else:
-                frames = _fit_tuned(cell, data, settings, storage, probe, train_idx, test_idx, seed, meta)
+                frames, predict = _fit_tuned(
+                    cell, data, settings, storage, probe, train_idx, test_idx, seed, meta
+                )
+            if settings.robustness and cell.is_fused and not cell.is_baseline:
+                t0 = time.perf_counter()
+                robust = robustness_frame(cell, data, test_idx, settings.seed, predict)
+                frames = pd.concat([frames, robust], ignore_index=True)
+                meta["robustness_seconds"] = time.perf_counter() - t0
         meta["peak_memory_mb"] = round(mem.peak_mb, 1)
         meta["memory_delta_mb"] = round(mem.peak_mb - mem.start_mb, 1)
         return meta, frames
@@ -187,7 +210,7 @@ def _combine_stored(
     test_idx: np.ndarray,
     seed: int,
     meta: dict,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, Callable[..., np.ndarray]]:
     t0 = time.perf_counter()
     ids_train, ids_test = data.y.index[train_idx], data.y.index[test_idx]
     train_oof, test_proba = {}, {}
@@ -204,16 +227,26 @@ def _combine_stored(
     available = pd.DataFrame(
         {m: [m in p.split("+") for p in patterns] for m in cell.modalities}, index=ids_test
     )
-    proba = combine_late(
-        {m: f.to_numpy() for m, f in train_oof.items()},
-        data.y.to_numpy()[train_idx],
-        {m: f.to_numpy() for m, f in test_proba.items()},
-        available,
-        method=cell.fusion.removeprefix("late_"),
-        seed=seed,
-    )
+
+    def predict(withheld: tuple[str, ...] = (), chosen: np.ndarray | None = None) -> np.ndarray:
+        avail = available.copy()
+        if chosen is not None:
+            for m in withheld:
+                avail.loc[chosen, m] = False
+        return np.asarray(
+            combine_late(
+                {m: f.to_numpy() for m, f in train_oof.items()},
+                data.y.to_numpy()[train_idx],
+                {m: f.to_numpy() for m, f in test_proba.items()},
+                avail,
+                method=cell.fusion.removeprefix("late_"),
+                seed=seed,
+            )
+        )
+
+    proba = predict()
     meta["fit_seconds"] = time.perf_counter() - t0
-    return prediction_frame(data, test_idx, np.asarray(proba), TEST)
+    return prediction_frame(data, test_idx, proba, TEST), predict
 
 
 def _fit_tuned(
@@ -226,7 +259,7 @@ def _fit_tuned(
     test_idx: np.ndarray,
     seed: int,
     meta: dict,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, Callable[..., np.ndarray]]:
     y = data.y.to_numpy()
     X = data.X[data.columns_of(cell.modalities)]
     want_oof = cell.fusion == SINGLE_FUSION and settings.late_fusion == "reuse"
@@ -246,6 +279,8 @@ def _fit_tuned(
         probe=probe,
         return_train_oof=want_oof,
         share_fold_work=settings.share_fold_work,
+        harmonised=cell.harmonised,
+        sites=data.sites,
     )
     meta.update(
         search_space=json.dumps(search_space(cell), sort_keys=True),
@@ -257,6 +292,59 @@ def _fit_tuned(
     frames = [prediction_frame(data, test_idx, np.asarray(fit.proba), TEST)]
     if want_oof and fit.train_oof is not None:
         frames.append(prediction_frame(data, train_idx, np.asarray(fit.train_oof), TRAIN_OOF))
+    X_test = X.iloc[test_idx]
+    classes = np.arange(data.task.n_classes)
+
+    def predict(withheld: tuple[str, ...] = (), chosen: np.ndarray | None = None) -> np.ndarray:
+        Xm = X_test.copy()
+        if chosen is not None and withheld:
+            Xm.loc[Xm.index[chosen], data.columns_of(list(withheld))] = np.nan
+        return predict_aligned(fit.model, Xm, classes)
+
+    return pd.concat(frames, ignore_index=True), predict
+
+
+def withheld_sets(modalities: list[str]) -> list[tuple[str, ...]]:
+    """What a fused model over ``modalities`` is tested without: each modality, and each pair when the
+    model has three or more (withholding both of two leaves nothing)."""
+    pairs = list(combinations(modalities, 2)) if len(modalities) >= 3 else []
+    return [(m,) for m in modalities] + pairs
+
+
+def withheld_patients(n: int, fraction: float, order: np.ndarray) -> np.ndarray:
+    """Boolean mask of the first ``round(fraction * n)`` positions of the permutation ``order``."""
+    chosen = np.zeros(n, bool)
+    chosen[order[: int(np.floor(fraction * n + 0.5))]] = True
+    return chosen
+
+
+def robustness_frame(
+    cell: Cell,
+    data: TaskData,
+    test_idx: np.ndarray,
+    global_seed: int,
+    predict: Callable[[tuple[str, ...], np.ndarray], np.ndarray],
+) -> pd.DataFrame:
+    """The test part predicted with each withheld set at each of ``ROBUST_FRACTIONS`` (module docstring).
+
+    ``predict(withheld, chosen)``: the fitted model's probabilities for the test part when the blocks of
+    ``withheld`` are removed from the patients where ``chosen`` is True.
+    """
+    frames = []
+    n = len(test_idx)
+    for withheld in withheld_sets(cell.modalities):
+        name = "+".join(withheld)
+        rng = np.random.default_rng(
+            derive_seed(global_seed, "robust", cell.task, cell.validation, cell.repeat, cell.fold, name)
+        )
+        order = rng.permutation(n)
+        for fraction in ROBUST_FRACTIONS:
+            chosen = withheld_patients(n, fraction, order)
+            frame = prediction_frame(data, test_idx, np.asarray(predict(withheld, chosen)), ROBUST)
+            frame["withheld"] = name
+            frame["fraction"] = float(fraction)
+            frame["masked"] = chosen
+            frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 

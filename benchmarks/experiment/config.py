@@ -16,6 +16,7 @@ from typing import Any
 
 from benchmarks.cohort.problems import UserError
 from benchmarks.cohort.schema import MODALITIES, modality_set_name
+from benchmarks.cohort.selection import DEFAULT_SELECTION, SelectionError, selection_rules
 from benchmarks.experiment.resources import usable_cores
 from features.engine import DEFAULT_FEATURES
 
@@ -26,6 +27,7 @@ class ConfigError(UserError, ValueError):
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
 PROFILES = ("smoke", "default")
+VALIDATIONS = ("cv", "site")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class TaskDef:
     family: str = ""
     threshold: float | None = None
     classes: tuple[str, ...] = ()
+    # modalities the endpoint is computed from (CDAI and HBI from the PRO diary items): models reading
+    # them are not an independent prediction; the report flags it (LABEL_DERIVED_FROM_FEATURE)
+    derived_from: tuple[str, ...] = ()
 
     @property
     def n_classes(self) -> int:
@@ -66,6 +71,13 @@ def load_tasks(path: str | Path | None = None) -> dict[str, TaskDef]:
         if spec["type"] == "multiclass" and len(spec.get("classes", ())) < 3:
             raise ConfigError(f"task {name!r}: a multiclass task needs at least 3 'classes'")
         spec["classes"] = tuple(spec.get("classes", ()))
+        derived = spec.get("derived_from", ())
+        if isinstance(derived, str) or not all(m in MODALITIES for m in derived):
+            raise ConfigError(
+                f"task {name!r}: derived_from must be a list of modalities among {list(MODALITIES)}, "
+                f"got {derived!r}"
+            )
+        spec["derived_from"] = tuple(derived)
         tasks[name] = TaskDef(name=name, **spec)
     return tasks
 
@@ -92,6 +104,19 @@ class RunConfig:
     features: dict[str, list[str]] = field(default_factory=lambda: copy.deepcopy(DEFAULT_FEATURES))
     extractor_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks_file: str | None = None
+    # which scan / reports / questionnaire a patient's features come from when there are several: a rule
+    # name for every modality or a table modality -> rule (benchmarks.cohort.selection); stored complete
+    selection: dict[str, str] | str = field(default_factory=lambda: dict(DEFAULT_SELECTION))
+    # validation: "cv" (outer cross-validation only) | "site" (also leave-one-site-out outer folds, or one
+    # split train_sites -> test_sites; giving either list implies "site"); benchmarks.experiment.taskdata
+    validation: str = "cv"
+    train_sites: list[str] = field(default_factory=list)
+    test_sites: list[str] = field(default_factory=list)
+    # modality blocks harmonised by site with ComBat inside every fit (models.harmonise); each external
+    # (site-fold) model that reads one also runs harmonised, beside the unharmonised one
+    harmonise: list[str] = field(default_factory=list)
+    # AUC with modalities withheld from a share of the test patients, computed in each fused cell
+    robustness: bool = False
     # execution only: not part of the identity of the results
     n_jobs: int = field(default_factory=usable_cores)  # every usable core (affinity, cgroup quota)
     scheduler: str | None = None
@@ -108,6 +133,24 @@ class RunConfig:
             raise ConfigError(f"late_fusion must be 'reuse' or 'refit', got {self.late_fusion!r}")
         if self.folds < 2 or self.repeats < 1:
             raise ConfigError("folds must be >= 2 and repeats >= 1")
+        if self.train_sites or self.test_sites:
+            self.validation = "site"
+        if self.validation not in VALIDATIONS:
+            raise ConfigError(f"validation must be one of {VALIDATIONS}, got {self.validation!r}")
+        self.train_sites = [str(s) for s in self.train_sites]
+        self.test_sites = [str(s) for s in self.test_sites]
+        both = sorted(set(self.train_sites) & set(self.test_sites))
+        if both:
+            raise ConfigError(f"sites {both} are in both train_sites and test_sites; give each site once")
+        if self.harmonise and self.validation != "site":
+            raise ConfigError("harmonise compares site folds with and without ComBat: set validation 'site'")
+        unknown = sorted(set(self.harmonise) - set(MODALITIES))
+        if unknown:
+            raise ConfigError(f"harmonise: unknown modalities {unknown}; choose from {list(MODALITIES)}")
+        try:
+            self.selection = selection_rules(self.selection)
+        except SelectionError as exc:
+            raise ConfigError(f"{exc} (in the run configuration)") from None
 
     def modality_set_names(self) -> list[str]:
         """The modality sets of the matrix in canonical names; ``"all"`` means every non-empty subset."""
@@ -150,13 +193,19 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def load_config(
     profile: str = "default", config_file: str | Path | None = None, **overrides: Any
 ) -> RunConfig:
-    """Profile, then the user's TOML file, then explicit overrides (``None`` values are ignored)."""
+    """Profile, then the user's TOML file, then explicit overrides (``None`` values are ignored; a
+    ``selection`` table given both ways is merged, the override winning per modality)."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose from {PROFILES}")
     values: dict[str, Any] = tomllib.loads((PROFILES_DIR / f"{profile}.toml").read_text(encoding="utf-8"))
     if config_file is not None:
         values.update(read_config_file(config_file))
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "selection" and isinstance(value, dict) and isinstance(values.get(key), dict):
+            value = {**values[key], **value}  # a flag's rules complete the file's table
+        values[key] = value
     values["profile"] = profile
     known = {f.name for f in fields(RunConfig)}
     unknown = sorted(set(values) - known)

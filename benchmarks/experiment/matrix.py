@@ -2,13 +2,20 @@
 
 Cell ids are stable strings built from the axes; seeds are derived from the global seed and the axes, so
 a cell computes the same thing wherever and whenever it runs.
+
+Two more axes, both with a default that leaves the cell id (hence its seed) as it always was:
+
+- ``validation``: "internal" (the outer cross-validation folds of a repeat) or "external" (the site folds
+  of ``benchmarks.experiment.taskdata``: leave-one-site-out, or one train-sites -> test-sites split;
+  repeat 0 only, since they are not random);
+- ``harmonise``: "none", or the modalities of the cell harmonised by site with ComBat (``models.harmonise``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 
 from benchmarks.store import BASELINE_ESTIMATOR, BASELINE_SET, HYBRID_ESTIMATOR, SINGLE_FUSION
 from models.registry import FUSIONS, cost_of
@@ -16,6 +23,9 @@ from models.registry import FUSIONS, cost_of
 LATE_FUSIONS = tuple(name for name, spec in FUSIONS.items() if spec.kind == "late")
 HYBRID_FUSIONS = tuple(name for name, spec in FUSIONS.items() if spec.kind == "hybrid")
 BASELINE_FUSION = "none"
+INTERNAL = "internal"
+EXTERNAL = "external"
+NO_HARMONISE = "none"
 
 
 def derive_seed(seed: int, *axes: object) -> int:
@@ -32,10 +42,16 @@ class Cell:
     fusion: str
     repeat: int
     fold: int
+    validation: str = INTERNAL
+    harmonise: str = NO_HARMONISE
 
     @property
     def cell_id(self) -> str:
-        return f"{self.task}/{self.modality_set}/{self.estimator}/{self.fusion}/r{self.repeat}f{self.fold}"
+        tag = "" if self.validation == INTERNAL else f"{self.validation}/"
+        tag += "" if self.harmonise == NO_HARMONISE else f"combat-{self.harmonise}/"
+        return (
+            f"{self.task}/{self.modality_set}/{self.estimator}/{self.fusion}/{tag}r{self.repeat}f{self.fold}"
+        )
 
     @property
     def model_id(self) -> str:
@@ -58,6 +74,20 @@ class Cell:
     def is_baseline(self) -> bool:
         return self.modality_set == BASELINE_SET
 
+    @property
+    def is_external(self) -> bool:
+        return self.validation == EXTERNAL
+
+    @property
+    def harmonised(self) -> list[str]:
+        """The modalities this cell harmonises (empty for "none")."""
+        return [] if self.harmonise == NO_HARMONISE else self.harmonise.split("+")
+
+    @property
+    def is_fused(self) -> bool:
+        """A model over two or more modalities (early, late or hybrid fusion)."""
+        return len(self.modalities) >= 2
+
     def seed(self, global_seed: int) -> int:
         return derive_seed(global_seed, "cell", self.cell_id)
 
@@ -79,34 +109,58 @@ def build_matrix(
     repeats: int,
     folds: int,
     baseline: bool,
+    site_folds: Mapping[str, int] | None = None,
+    harmonise: Sequence[str] = (),
 ) -> list[Cell]:
     """All cells of the matrix, in a stable order.
 
     Single-modality sets take the fusion "single"; sets of two or more take every other fusion.
     Hybrid fusion is a network of its own, so it appears once per set with estimator "hybrid".
+    ``site_folds`` (task -> number of site folds) adds the external cells of each task (repeat 0).
+    ``harmonise`` adds, for every external cell reading one of these modalities, the same cell harmonised
+    (what the report compares: the external AUC with and without harmonisation).
     """
     cells: set[Cell] = set()
     multi = [f for f in fusions if f != SINGLE_FUSION]
     for task in tasks:
-        for r in range(repeats):
-            for k in range(folds):
-                if baseline:
-                    cells.add(Cell(task, BASELINE_SET, BASELINE_ESTIMATOR, BASELINE_FUSION, r, k))
-                for mset in modality_sets:
-                    n_mod = mset.count("+") + 1
-                    for fusion in [SINGLE_FUSION] if n_mod == 1 else multi:
-                        if fusion in HYBRID_FUSIONS:
-                            cells.add(Cell(task, mset, HYBRID_ESTIMATOR, fusion, r, k))
-                            continue
-                        for est in estimators:
-                            cells.add(Cell(task, mset, est, fusion, r, k))
+        schemes = [(INTERNAL, r, k) for r in range(repeats) for k in range(folds)]
+        schemes += [(EXTERNAL, 0, k) for k in range((site_folds or {}).get(task, 0))]
+        for validation, r, k in schemes:
+            if baseline:
+                cells.add(Cell(task, BASELINE_SET, BASELINE_ESTIMATOR, BASELINE_FUSION, r, k, validation))
+            for mset in modality_sets:
+                n_mod = mset.count("+") + 1
+                for fusion in [SINGLE_FUSION] if n_mod == 1 else multi:
+                    ests = [HYBRID_ESTIMATOR] if fusion in HYBRID_FUSIONS else estimators
+                    for est in ests:
+                        cell = Cell(task, mset, est, fusion, r, k, validation)
+                        cells.add(cell)
+                        tag = harmonise_tag(cell.modalities, harmonise)
+                        if tag != NO_HARMONISE and validation == EXTERNAL:
+                            cells.add(replace(cell, harmonise=tag))
     return sorted(cells)
+
+
+def harmonise_tag(modalities: Sequence[str], harmonise: Sequence[str]) -> str:
+    """The ``harmonise`` axis of a cell over ``modalities`` when ``harmonise`` modalities are harmonised."""
+    mods = [m for m in modalities if m in set(harmonise)]
+    return "+".join(mods) if mods else NO_HARMONISE
 
 
 def unimodal_sources(cell: Cell) -> list[Cell]:
     """The single-modality cells whose stored predictions a late-fusion cell combines."""
     return [
-        Cell(cell.task, m, cell.estimator, SINGLE_FUSION, cell.repeat, cell.fold) for m in cell.modalities
+        Cell(
+            cell.task,
+            m,
+            cell.estimator,
+            SINGLE_FUSION,
+            cell.repeat,
+            cell.fold,
+            cell.validation,
+            harmonise_tag([m], cell.harmonised),
+        )  # fmt: skip
+        for m in cell.modalities
     ]
 
 

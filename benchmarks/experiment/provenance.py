@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from benchmarks.cohort.language import (
 )
 from benchmarks.experiment.code_hash import ROOT, code_version
 from benchmarks.experiment.config import RunConfig
+from benchmarks.experiment.taskdata import availability_patterns, design_matrix
 from features.engine import library_versions
 
 TRACKED_LIBRARIES = (
@@ -76,7 +78,9 @@ def git_commit() -> dict[str, Any]:
 
 
 def cohort_identity(cohort: Any) -> dict[str, Any]:
-    """The cohort actually used: its folder, size, modality counts and a hash of its tables' contents."""
+    """The cohort actually used: its folder, size, modality counts, a hash of its tables' contents and
+    the selection (the rules, and per modality the rows kept, the patients with several candidates, the
+    rule each decision applied and the patients whose rule fell back, by id: ``Selection.summary``)."""
     root = Path(cohort.root).resolve()
     h = hashlib.sha256()
     tables = {}
@@ -91,18 +95,22 @@ def cohort_identity(cohort: Any) -> dict[str, Any]:
         "available": {m: int(cohort.availability[m].sum()) for m in cohort.availability.columns},
         "tables_sha256": tables,
         "hash": h.hexdigest()[:16],
+        "selection": cohort.selection.summary() if getattr(cohort, "selection", None) is not None else None,
     }
 
 
 def provenance(
     config: RunConfig, timings: dict[str, float], extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Versions, git commit, seed, config hash, timings and the machine, stored with every run."""
+    """Versions, git commit, seed, config hash, timings and the machine, stored with every run, and the
+    definition of each task (``task_definitions``: endpoint, threshold or classes, ``derived_from``), which
+    the report's diagnostics and TRIPOD+AI checklist read."""
     return {
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "config": config.identity(),
         "config_hash": config.config_hash(),
         "seed": config.seed,
+        "task_definitions": {name: asdict(t) for name, t in config.task_defs().items()},
         "execution": {"n_jobs": config.n_jobs, "scheduler": config.scheduler, "storage": config.storage},
         "versions": library_versions(TRACKED_LIBRARIES),
         "python": platform.python_version(),
@@ -144,12 +152,18 @@ def report_language_counts(cohort: Any) -> pd.DataFrame:
 
 def cohort_summary(cohort: Any, blocks: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per patient for Table 1 and availability: clinical columns, endpoints and report languages
-    (:func:`report_language_counts`), never text."""
+    (:func:`report_language_counts`), never text.
+
+    ``avail_<m>``: the patient has rows of modality m in the cohort tables. ``features_<m>``: the patient
+    *has* modality m, the report's one definition: at least one feature value of it, by the very rule
+    (:func:`~benchmarks.experiment.taskdata.availability_patterns`) that gives the predictions' pattern.
+    """
     keep = [c for c in SUMMARY_COLUMNS if c in cohort.patients.columns]
     summary = cohort.patients[keep].copy()
+    patterns = availability_patterns(design_matrix(blocks, summary.index)).str.split("+")
     for m in cohort.availability.columns:
         summary[f"avail_{m}"] = cohort.availability[m].astype(bool)
-        summary[f"features_{m}"] = summary.index.isin(blocks[m].index) if m in blocks else False
+        summary[f"features_{m}"] = patterns.map(lambda p, m=m: m in p).astype(bool).to_numpy()
     summary = summary.join(report_language_counts(cohort))
     summary.index.name = "patient_id"
     return summary.reset_index()

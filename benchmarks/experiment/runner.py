@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from benchmarks import store
 from benchmarks.experiment.cell import CellJob, CellSettings, failed_meta, run_cell
 from benchmarks.experiment.code_hash import code_version
-from benchmarks.experiment.config import RunConfig
+from benchmarks.experiment.config import ConfigError, RunConfig
 from benchmarks.experiment.executors import make_executor
 from benchmarks.experiment.matrix import Cell, build_matrix, largest_first, plan_cells, unimodal_sources
 from benchmarks.experiment.scoring import metrics_table
@@ -37,8 +37,9 @@ class MatrixOutcome:
     seconds: float
 
 
-def matrix_of(config: RunConfig) -> list[Cell]:
-    """The cells of the configured matrix."""
+def matrix_of(config: RunConfig, datas: dict[str, TaskData] | None = None) -> list[Cell]:
+    """The cells of the configured matrix; with ``validation="site"`` the site folds of ``datas``."""
+    site_folds = {t: len(d.site_folds) for t, d in (datas or {}).items()}
     return build_matrix(
         config.tasks,
         config.modality_set_names(),
@@ -47,13 +48,27 @@ def matrix_of(config: RunConfig) -> list[Cell]:
         repeats=config.repeats,
         folds=config.folds,
         baseline=config.baseline,
+        site_folds=site_folds,
+        harmonise=config.harmonise,
     )
 
 
 def task_datas(
-    config: RunConfig, endpoints: pd.DataFrame, blocks: dict[str, pd.DataFrame]
+    config: RunConfig,
+    endpoints: pd.DataFrame,
+    blocks: dict[str, pd.DataFrame],
+    sites: pd.Series | None = None,
 ) -> dict[str, TaskData]:
-    """The data of every configured task, keyed so that finished cells are reused only when valid."""
+    """The data of every configured task, keyed so that finished cells are reused only when valid.
+
+    ``sites`` (patient id -> site, patients.csv's ``site`` column) is needed by ``validation="site"`` and
+    by ``harmonise``.
+    """
+    if config.harmonise and (sites is None or not sites.notna().any()):
+        raise ConfigError(
+            f"harmonise = {config.harmonise} needs the 'site' column of patients.csv (the ComBat batch); "
+            "fill it in or leave harmonise out of the configuration"
+        )
     identity = config.config_hash() + code_version()
     return {
         name: prepare_task_data(
@@ -65,6 +80,10 @@ def task_datas(
             repeats=config.repeats,
             identity=identity,
             permute_labels=config.permute_labels,
+            sites=sites,
+            validation=config.validation,
+            train_sites=config.train_sites,
+            test_sites=config.test_sites,
         )
         for name, task in config.task_defs().items()
     }
@@ -80,13 +99,15 @@ def run_matrix(
     progress: bool = True,
     probe: Any = None,
     only: Iterable[Cell] | None = None,
+    sites: pd.Series | None = None,
 ) -> MatrixOutcome:
     """Run every cell not yet done (all with ``force``), then consolidate the result tables.
 
-    Holds the run folder (``store.open_run``: its marker and exclusive lock, reentrant) throughout.
+    ``sites``: patient id -> site (for ``validation="site"`` and ``harmonise``). Holds the run folder
+    (``store.open_run``: its marker and exclusive lock, reentrant) throughout.
     """
     with store.open_run(run_dir) as run_dir:
-        return _run_matrix(config, endpoints, blocks, run_dir, force, progress, probe, only)
+        return _run_matrix(config, endpoints, blocks, run_dir, force, progress, probe, only, sites)
 
 
 def _run_matrix(
@@ -98,11 +119,12 @@ def _run_matrix(
     progress: bool,
     probe: Any,
     only: Iterable[Cell] | None,
+    sites: pd.Series | None = None,
 ) -> MatrixOutcome:
     start = time.perf_counter()
-    datas = task_datas(config, endpoints, blocks)
+    datas = task_datas(config, endpoints, blocks, sites)
     store.write_table(feature_label_checks(datas), run_dir / store.FEATURE_CHECKS)
-    fit_cells, late_cells = plan_cells(matrix_of(config), config.late_fusion)
+    fit_cells, late_cells = plan_cells(matrix_of(config, datas), config.late_fusion)
     if only is not None:
         keep = set(only)
         fit_cells = [c for c in fit_cells if c in keep]
@@ -135,6 +157,7 @@ def _run_matrix(
         late_fusion=config.late_fusion,
         study_prefix=config.config_hash(),
         share_fold_work=config.share_fold_work,
+        robustness=config.robustness,
     )
     job = CellJob(settings, str(run_dir), config.storage, probe)
     executor = make_executor(config.n_jobs, config.scheduler)

@@ -1,10 +1,15 @@
-"""The metrics table of a run: per fold and, per repeat, of the pooled out-of-fold predictions."""
+"""The metrics table of a run: per fold and, per repeat, of the pooled out-of-fold predictions.
+
+Rows carry the cell's ``validation`` ("internal": the outer CV; "external": the site folds, pooled over
+them as "all") and ``harmonise`` axes; predictions without these columns (older runs) are internal,
+unharmonised.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from benchmarks.store import proba_columns
+from benchmarks.store import HARMONISE_NONE, VALIDATION_INTERNAL, proba_columns
 from reports.metrics import compute_metrics
 
 POOLED_FOLD = "all"
@@ -14,7 +19,12 @@ def fold_metrics(pred: pd.DataFrame, task_type: str) -> pd.DataFrame:
     """Per-fold metrics and, per repeat, the metrics of the pooled out-of-fold predictions (fold "all")."""
     rows = []
     proba_cols = proba_columns(pred)
-    for (model_id, repeat), g in pred.groupby(["model_id", "repeat"], sort=True):
+    pred = pred.assign(
+        validation=pred["validation"] if "validation" in pred else VALIDATION_INTERNAL,
+        harmonise=pred["harmonise"] if "harmonise" in pred else HARMONISE_NONE,
+    )
+    keys = ["model_id", "validation", "harmonise", "repeat"]
+    for (model_id, validation, harmonise, repeat), g in pred.groupby(keys, sort=True):
         first = g.iloc[0]
         parts = [(str(f), gg) for f, gg in g.groupby("fold", sort=True)] + [(POOLED_FOLD, g)]
         for fold, gg in parts:
@@ -28,6 +38,8 @@ def fold_metrics(pred: pd.DataFrame, task_type: str) -> pd.DataFrame:
                         "modality_set": first["modality_set"],
                         "estimator": first["estimator"],
                         "fusion": first["fusion"],
+                        "validation": validation,
+                        "harmonise": harmonise,
                         "repeat": int(repeat),
                         "fold": fold,
                         "metric": metric,

@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from benchmarks.synthetic import SyntheticConfig, generate_cohort
 
 TARGET_SECONDS = 120.0
@@ -33,9 +35,10 @@ def _timed(out: Path, n: int, seed: int, config: SyntheticConfig) -> tuple[float
     return time.perf_counter() - t0, _size_mb(out)
 
 
-def _cpu_per_scan(seed: int, k: int = 12) -> float:
-    """CPU seconds to render and write one default scan, measured in this process (immune to machine load)."""
-    from benchmarks.synthetic.images import render_scan, write_scan
+def _cpu_per_scan(seed: int, k: int = 12, modality: str = "MR") -> float:
+    """CPU seconds to render and write one default scan of ``modality``, measured in this process (immune
+    to machine load)."""
+    from benchmarks.synthetic.images import ScanSpec, render_scan, write_scan
     from benchmarks.synthetic.latent import sample_truth
 
     config = SyntheticConfig()
@@ -43,7 +46,7 @@ def _cpu_per_scan(seed: int, k: int = 12) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.process_time()
         for t in truths:
-            scan = render_scan(t, config, config.active_sites[t.site])
+            scan = render_scan(t, config, config.active_sites[t.site], ScanSpec(modality))
             write_scan(scan, Path(tmp) / "i.nii.gz", Path(tmp) / "m.nii.gz")
         return (time.process_time() - t0) / k
 
@@ -61,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         t_tab, mb_tab = _timed(work / "tables", args.n, args.seed, SyntheticConfig(write_images=False))
         t_img, mb_img = _timed(work / "full", args.n, args.seed, SyntheticConfig(n_jobs=args.jobs))
-        n_scans = sum(1 for _ in (work / "full" / "cohort" / "images").rglob("mre_*.nii.gz"))
+        imaging = pd.read_csv(work / "full" / "cohort" / "imaging.csv")
+        n_scans = len(imaging)
+        n_ct = int((imaging["modality"] == "CT").sum())
         print(f"N={args.n} seed={args.seed}")
         print(f"baseline  tables only           : {t_tab:7.2f} s  {mb_tab:7.1f} MB")
         print(f"full      tables + {n_scans} scans, {args.jobs} jobs: {t_img:7.2f} s  {mb_img:7.1f} MB")
@@ -69,9 +74,13 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"per scan (wall, {args.jobs} jobs)        : {1000 * (t_img - t_tab) / max(n_scans, 1):7.1f} ms"
         )
-        cpu = _cpu_per_scan(args.seed)
+        cpu_mr, cpu_ct = _cpu_per_scan(args.seed), _cpu_per_scan(args.seed, modality="CT")
+        cpu = ((n_scans - n_ct) * cpu_mr + n_ct * cpu_ct) / max(n_scans, 1)
         est = t_tab + n_scans * cpu / max(args.jobs, 1)
-        print(f"cpu per scan (render + write)   : {1000 * cpu:7.1f} ms  (process time, load-independent)")
+        print(f"scans                           : {n_scans} ({n_scans - n_ct} MR, {n_ct} CT)")
+        print(
+            f"cpu per scan (render + write)   : {1000 * cpu_mr:7.1f} ms MR, {1000 * cpu_ct:.1f} ms CT (process time)"
+        )
         print(f"estimate on {args.jobs} idle cores       : {est:7.2f} s  (tables + scans x cpu / jobs)")
         if args.compare_jobs:
             t_one, _ = _timed(work / "one_job", args.n, args.seed, SyntheticConfig(n_jobs=1))

@@ -3,8 +3,20 @@
     python -m benchmarks.perf.bench_radiomics --n 20 [--params mr] [--filters log+wavelet]
                                               [--source synthetic|volumes] [--workers 1 2] [--json OUT]
 
+    python -m benchmarks.perf.bench_radiomics --realistic [--n-mr 4] [--json OUT]
+
+``--realistic`` builds real-sized scans with ``bowel_volume``: MR of 384 x 384 x 80 (0.9375 x 0.9375 x
+3 mm, ``mr.yaml``) and a CT of 512 x 512 x 300 (0.75 x 0.75 x 1.25 mm, ``ct.yaml``) with thin bowel-wall
+ROIs (about 40,000 voxels on the CT), written as NIfTI. For each of cdbench (``RadiomicsExtractor``) and
+plain pyradiomics (``RadiomicsFeatureExtractor(yaml).execute(image_path, mask_path)``) a fresh ``python``
+process imports and extracts every scan of a modality (``--n-mr`` MR scans batched in one process, so
+start-up is paid once; the CT alone), timed from outside (whole-process) and inside (per scan, after
+imports); reported: their ratios, the largest relative feature difference (cdbench's ``wmean__`` features,
+one region, against pyradiomics') and each process's peak memory (VmHWM from /proc, read by the child:
+``ru_maxrss`` survives ``execve`` and would report the parent's peak).
+
 Cases come from ``benchmarks.synthetic.generate_cohort`` (MRE-like 96x96x40 volumes with bowel-wall
-masks) or, with ``--source volumes``, from ``tests/_imaging_helpers.make_case``. Reported:
+masks) or, with ``--source volumes``, from ``tests/features/conftest._make_case``. Reported:
 
 - ms per case for the cropped extractor and for plain pyradiomics (``crop=False``: the whole image
   goes to pyradiomics, which normalises, resamples and filters it itself), measured alternately in
@@ -33,6 +45,72 @@ from typing import Any
 import numpy as np
 
 
+def bowel_volume(
+    modality: str = "CT",
+    shape: tuple[int, int, int] = (512, 512, 300),
+    spacing: tuple[float, float, float] = (0.75, 0.75, 1.25),
+    seed: int = 0,
+    radius_mm: float = 9.0,
+    wall_mm: float = 2.5,
+    length_mm: float | None = None,
+    n_segments: int = 1,
+) -> tuple[Any, Any]:
+    """An abdomen-like volume (x, y, z sizes ``shape``) and a mask of a thin bowel wall.
+
+    The bowel is a tube of outer radius ``radius_mm`` and wall ``wall_mm`` winding through the slices
+    (a sinusoidal course of +-25 mm in x and +-15 mm in y), over ``length_mm`` in z (default: the middle
+    60% of the volume); with ``n_segments`` > 1 the wall is cut along z into labels 1..n (one per bowel
+    segment). CT: int16 Hounsfield units (air outside an elliptic body, fat, soft tissue, an enhancing
+    wall with texture, fluid in the lumen, noise). MR: int16 arbitrary units with a smooth bias field.
+    Built slice by slice, so a 512 x 512 x 300 volume needs no more memory than its two arrays.
+    """
+    import SimpleITK as sitk
+
+    rng = np.random.default_rng(seed)
+    nx, ny, nz = shape
+    sx, sy, sz = spacing
+    img = np.empty((nz, ny, nx), dtype=np.int16)
+    mask = np.zeros((nz, ny, nx), dtype=np.uint8)
+    y, x = np.meshgrid(np.arange(ny) * sy, np.arange(nx) * sx, indexing="ij")
+    cx0, cy0 = nx * sx / 2, ny * sy / 2
+    body = ((x - cx0) / (0.45 * nx * sx)) ** 2 + ((y - cy0) / (0.38 * ny * sy)) ** 2 <= 1
+    fat = body & (np.sin(x / 7.0 + seed) * np.cos(y / 9.0) > 0.35)
+    length = 0.6 * nz * sz if length_mm is None else length_mm
+    z0 = (nz * sz - length) / 2
+    for k in range(nz):
+        z = k * sz
+        cx = cx0 + 25.0 * np.sin(z / 40.0 + seed)
+        cy = cy0 + 15.0 * np.cos(z / 55.0)
+        r = np.hypot(x - cx, y - cy)
+        inside = z0 <= z <= z0 + length
+        wall = (r >= radius_mm - wall_mm) & (r <= radius_mm) & inside
+        lumen = (r < radius_mm - wall_mm) & inside
+        noise = rng.standard_normal((ny, nx))
+        if modality.upper() == "CT":
+            sl = np.where(body, 40.0, -1000.0)
+            sl[fat] = -100.0
+            sl[lumen] = 10.0
+            sl[wall] = 120.0 + 30.0 * rng.standard_normal(int(wall.sum()))
+            sl += 15.0 * noise
+        else:
+            sl = np.where(body, 300.0, 5.0)
+            sl[fat] = 700.0
+            sl[lumen] = 900.0
+            sl[wall] = 450.0 + 80.0 * rng.standard_normal(int(wall.sum()))
+            sl = np.abs(sl * (1.0 + 0.15 * np.sin(x / 80.0) * np.cos(y / 90.0)) + 25.0 * noise)
+        img[k] = np.clip(np.rint(sl), -1024, 3071)
+        if inside:
+            segment = min(int((z - z0) / length * n_segments), n_segments - 1) + 1
+            mask[k][wall] = segment
+    image, label = sitk.GetImageFromArray(img), sitk.GetImageFromArray(mask)
+    for im in (image, label):
+        im.SetSpacing(spacing)
+        # a scanner-like origin (not a binary fraction): rounding in physical-to-index arithmetic then
+        # decides nearest-neighbour ties at exact 2:1 spacing ratios, as it does on real scans
+        im.SetOrigin((-0.5 * nx * sx + 0.137, -0.5 * ny * sy - 30.29, -0.5 * nz * sz + 100.31))
+    return image, label
+
+
 def _synthetic_cases(root: Path, n: int, seed: int) -> tuple[Any, list[dict[str, str]]]:
     from benchmarks.cohort import load_cohort
     from benchmarks.synthetic import SyntheticConfig, generate_cohort
@@ -45,7 +123,7 @@ def _synthetic_cases(root: Path, n: int, seed: int) -> tuple[Any, list[dict[str,
             root / f"synth{n_patients}", n=n_patients, seed=seed, config=SyntheticConfig(n_jobs=1)
         )
         cohort = load_cohort(cohort_dir)
-        ext = RadiomicsExtractor()
+        ext = RadiomicsExtractor(params={"MR": "mr"})  # the MR part: one scan per case
         cases = [c for pid in cohort.patient_ids if (c := ext.inputs(cohort, pid)) is not None]
         if len(cases) >= n or n_patients > 4 * n:
             return cohort, cases[:n]
@@ -55,8 +133,8 @@ def _synthetic_cases(root: Path, n: int, seed: int) -> tuple[Any, list[dict[str,
 def _volume_cases(root: Path, n: int, seed: int) -> list[dict[str, str]]:
     import SimpleITK as sitk
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-    from _imaging_helpers import make_case
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.features.conftest import _make_case as make_case
 
     cases = []
     for i in range(n):
@@ -195,6 +273,131 @@ def _engine(
     return rows
 
 
+REALISTIC = {
+    "MR": {"shape": (384, 384, 80), "spacing": (0.9375, 0.9375, 3.0), "params": "mr", "radius_mm": 11.0},
+    "CT": {"shape": (512, 512, 300), "spacing": (0.75, 0.75, 1.25), "params": "ct", "radius_mm": 9.0},
+}
+
+_CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+tool, params, out, *pairs = sys.argv[1:]
+if tool == "cdbench":
+    from features.imaging import RadiomicsExtractor
+    ext = RadiomicsExtractor(params=params)
+    run = lambda img, msk: ext.extract_case(img, msk)
+else:
+    import logging
+    from radiomics import featureextractor
+    logging.getLogger("radiomics").setLevel(logging.ERROR)  # as cdbench does
+    ext = featureextractor.RadiomicsFeatureExtractor(params)
+    ext.settings["additionalInfo"] = False
+    run = lambda img, msk: {k: float(v) for k, v in ext.execute(img, msk).items()}
+imports = time.perf_counter() - t0
+cases = []
+for img, msk in zip(pairs[::2], pairs[1::2]):
+    t = time.perf_counter()
+    feats = run(img, msk)
+    cases.append({"seconds": time.perf_counter() - t, "features": feats})
+hwm = next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+json.dump({"imports_s": imports, "cases": cases, "peak_rss_mb": hwm}, open(out, "w"))
+"""
+
+
+def _child(tool: str, params: str, pairs: list[tuple[str, str]], out: Path) -> dict[str, Any]:
+    """Run one fresh process extracting ``pairs``; its wall time measured from here."""
+    import subprocess
+
+    argv = [sys.executable, "-c", _CHILD, tool, params, str(out)] + [p for pair in pairs for p in pair]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    t0 = time.perf_counter()
+    subprocess.run(argv, check=True, env=env)
+    wall = time.perf_counter() - t0
+    res = json.loads(out.read_text(encoding="utf-8"))
+    res["wall_s"] = wall
+    return res
+
+
+def _realistic(root: Path, n_mr: int, seed: int) -> dict[str, Any]:
+    import SimpleITK as sitk
+
+    from features.imaging import SHIPPED_PARAMS
+
+    report: dict[str, Any] = {}
+    for modality, spec in REALISTIC.items():
+        n = n_mr if modality == "MR" else 1
+        pairs, rois = [], []
+        for i in range(n):
+            image, mask = bowel_volume(
+                modality, spec["shape"], spec["spacing"], seed=seed + i, radius_mm=spec["radius_mm"]
+            )
+            rois.append(int(sitk.GetArrayViewFromImage(mask).astype(bool).sum()))
+            ip, mp_ = root / f"{modality}{i}_image.nii", root / f"{modality}{i}_mask.nii"
+            sitk.WriteImage(image, str(ip))
+            sitk.WriteImage(mask, str(mp_))
+            pairs.append((str(ip), str(mp_)))
+            del image, mask
+        params = str(SHIPPED_PARAMS[spec["params"]])
+        runs = {
+            tool: _child(tool, params, pairs, root / f"{modality}_{tool}.json")
+            for tool in ("cdbench", "plain")
+        }
+        max_rel = 0.0
+        for ours, plain in zip(runs["cdbench"]["cases"], runs["plain"]["cases"], strict=True):
+            a = {k[len("wmean__") :]: v for k, v in ours["features"].items() if k.startswith("wmean__")}
+            b = plain["features"]
+            if sorted(a) != sorted(b):
+                raise AssertionError(f"{modality}: feature names differ between cdbench and pyradiomics")
+            rel = [abs(a[k] - b[k]) / max(abs(b[k]), 1e-12) for k in b]
+            max_rel = max(max_rel, max(rel))
+        row: dict[str, Any] = {
+            "scans": n,
+            "size": list(spec["shape"]),
+            "spacing": list(spec["spacing"]),
+            "roi_voxels": rois,
+            "features": len(runs["plain"]["cases"][0]["features"]),
+            "max_rel_difference": max_rel,
+        }
+        for tool, res in runs.items():
+            secs = [c["seconds"] for c in res["cases"]]
+            row[tool] = {
+                "whole_process_s": res["wall_s"],
+                "imports_s": res["imports_s"],
+                "in_process_s_per_scan": statistics.fmean(secs),
+                "in_process_s": secs,
+                "peak_rss_mb": res["peak_rss_mb"],
+            }
+        row["whole_process_ratio"] = row["plain"]["whole_process_s"] / row["cdbench"]["whole_process_s"]
+        row["in_process_ratio"] = (
+            row["plain"]["in_process_s_per_scan"] / row["cdbench"]["in_process_s_per_scan"]
+        )
+        row["peak_rss_ratio"] = row["cdbench"]["peak_rss_mb"] / row["plain"]["peak_rss_mb"]
+        report[modality] = row
+    return report
+
+
+def _print_realistic(report: dict[str, Any]) -> None:
+    print(f"load average over the last minute: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    for modality, row in report.items():
+        size = "x".join(map(str, row["size"]))
+        spacing = "x".join(f"{v:g}" for v in row["spacing"])
+        print(
+            f"{modality} {size} at {spacing} mm, {row['scans']} scan(s) in one process, ROI "
+            f"{', '.join(map(str, row['roi_voxels']))} voxels, {row['features']} features"
+        )
+        for tool in ("cdbench", "plain"):
+            r = row[tool]
+            print(
+                f"  {tool:8s}: whole process {r['whole_process_s']:7.2f} s (imports {r['imports_s']:.2f} s), "
+                f"in process {r['in_process_s_per_scan']:7.2f} s/scan, peak RSS {r['peak_rss_mb']:7.0f} MB"
+            )
+        print(
+            f"  plain / cdbench: whole process x{row['whole_process_ratio']:.1f}, in process "
+            f"x{row['in_process_ratio']:.1f}; cdbench peak memory {row['peak_rss_ratio']:.2f} of plain's; "
+            f"max relative feature difference {row['max_rel_difference']:.1e}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20, help="number of cases")
@@ -204,7 +407,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2], help="engine runs; none to skip")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument(
+        "--realistic", action="store_true", help="real-sized MR and CT, whole-process and in-process"
+    )
+    parser.add_argument("--n-mr", type=int, default=4, help="--realistic: MR scans batched in one process")
     args = parser.parse_args(argv)
+    if args.realistic:
+        with tempfile.TemporaryDirectory(prefix="bench_radiomics_") as tmp:
+            report = _realistic(Path(tmp), args.n_mr, args.seed)
+        _print_realistic(report)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        return 0
 
     report: dict[str, Any] = {
         "n": args.n,

@@ -10,17 +10,22 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.cohort.schema import (
+    DATE_COLUMN,
+    ENDPOINT_DATE_COLUMN,
     GROUND_TRUTH_FILE,
     IMAGING_FILE,
+    LABEL_COLUMN,
     MODALITIES,
     PATIENTS_FILE,
     PRO_FILE,
     PRO_ITEMS,
     REPORTS_FILE,
     SEVERITY_CLASSES,
+    TIMEPOINT_COLUMN,
 )
 from benchmarks.store import FolderError, atomic_write, claim_folder, is_temporary, write_text
 from benchmarks.synthetic.config import SyntheticConfig
+from benchmarks.synthetic.images import ScanSpec
 from benchmarks.synthetic.latent import (
     MRI_SEGMENTS,
     SES_SEGMENTS,
@@ -31,12 +36,31 @@ from benchmarks.synthetic.latent import (
     sample_truth,
 )
 from benchmarks.synthetic.pro import sample_pro_items, symptom_severity
-from benchmarks.synthetic.report_writer import write_reports
+from benchmarks.synthetic.report_writer import IMAGING_REPORT_TYPES, write_reports
+from benchmarks.synthetic.visits import PatientPlan, Scan, Visit, plan_patient
 
 MARKER_FILE = ".synthetic.json"
 """Written into the cohort folder; lets a rerun replace a folder that the generator made, and only such."""
 
 IMAGE_SEQUENCE = "T1_FS_post_gad"
+IMAGE_SEQUENCES = {"MR": IMAGE_SEQUENCE, "CT": "portal_venous"}
+IMAGE_FILES = {
+    "MR": ("mre_t1_post.nii.gz", "mask_wall.nii.gz"),
+    "CT": ("cte_portal_venous.nii.gz", "cte_mask_wall.nii.gz"),
+}
+"""Image and mask file names of a scan of each modality."""
+IMAGING_COLUMNS = [
+    "patient_id",
+    "scan_id",
+    "image",
+    "mask",
+    "modality",
+    "sequence",
+    "segment",
+    LABEL_COLUMN,
+    DATE_COLUMN,
+    TIMEPOINT_COLUMN,
+]
 MIN_SCANS_FOR_WORKERS = 24
 """Below this many scans the images are rendered in-process: starting workers costs more."""
 
@@ -129,44 +153,80 @@ def build_tables(
         }
     )
 
+    plans = [plan_patient(t, config) for t in truths]
+    patients[ENDPOINT_DATE_COLUMN] = [p.endpoint_date.isoformat() for p in plans]
+
     img_rows = []
-    for t in truths:
-        if avail.at[t.patient_id, "imaging"]:
-            img_rows.append(
-                {
-                    "patient_id": t.patient_id,
-                    "scan_id": f"{t.patient_id}_MRE1",
-                    "image": f"images/{t.patient_id}/mre_t1_post.nii.gz",
-                    "mask": f"images/{t.patient_id}/mask_wall.nii.gz",
-                    "modality": "MR",
-                    "sequence": IMAGE_SEQUENCE,
-                    "segment": t.image_segment,
-                }
-            )
-    imaging = pd.DataFrame(
-        img_rows, columns=["patient_id", "scan_id", "image", "mask", "modality", "sequence", "segment"]
-    )
+    for t, plan in zip(truths, plans, strict=True):
+        if not avail.at[t.patient_id, "imaging"]:
+            continue
+        for visit in plan.visits:
+            for scan in visit.scans:
+                img_rows.append(
+                    {
+                        "patient_id": t.patient_id,
+                        "scan_id": scan_id(t.patient_id, scan.spec.modality, visit.timepoint),
+                        **dict(
+                            zip(("image", "mask"), scan_files(t.patient_id, plan, visit, scan), strict=True)
+                        ),
+                        "modality": scan.spec.modality,
+                        "sequence": IMAGE_SEQUENCES[scan.spec.modality],
+                        "segment": visit.truth.image_segment,
+                        LABEL_COLUMN: scan.label,
+                        DATE_COLUMN: scan.scan_date.isoformat(),
+                        TIMEPOINT_COLUMN: visit.timepoint,
+                    }
+                )
+    imaging = pd.DataFrame(img_rows, columns=IMAGING_COLUMNS)
 
     rep_rows = []
-    for t in truths:
+    for t, plan in zip(truths, plans, strict=True):
         if not avail.at[t.patient_id, "text"]:
             continue
-        for rtype, text in write_reports(t, config):
-            if avail.at[t.patient_id, "drop_report"] == rtype:
-                continue
-            rep_rows.append(
+        dropped = avail.at[t.patient_id, "drop_report"]
+        for visit in plan.visits:
+            dates = {IMAGING_REPORT_TYPES[sc.spec.modality]: sc.scan_date for sc in visit.scans}
+            dates["colonoscopy"] = plan.endpoint_date
+            reports_here = write_reports(visit.truth, config, plan.modalities, colonoscopy=visit.at_endpoint)
+            for rtype, text in reports_here:
+                # a partial record loses the endpoint visit's imaging report(s) or its colonoscopy report
+                if visit.at_endpoint and dropped == ("colonoscopy" if rtype == "colonoscopy" else "mre"):
+                    continue
+                suffix = "" if visit.at_endpoint else f"_tp{visit.timepoint}"
+                rep_rows.append(
+                    {
+                        "patient_id": t.patient_id,
+                        "report_id": f"{t.patient_id}_{rtype}{suffix}",
+                        "report_type": rtype,
+                        "text": text,
+                        DATE_COLUMN: dates[rtype].isoformat(),
+                        TIMEPOINT_COLUMN: visit.timepoint,
+                    }
+                )
+    reports = pd.DataFrame(
+        rep_rows, columns=["patient_id", "report_id", "report_type", "text", DATE_COLUMN, TIMEPOINT_COLUMN]
+    )
+
+    pro_rows = []
+    for t, plan in zip(truths, plans, strict=True):
+        if not avail.at[t.patient_id, "pro"]:
+            continue
+        for visit in plan.visits:
+            answers = (
+                items.loc[t.patient_id].to_dict()
+                if visit.at_endpoint
+                else sample_pro_items(visit.truth, config)
+            )
+            pro_rows.append(
                 {
                     "patient_id": t.patient_id,
-                    "report_id": f"{t.patient_id}_{rtype}",
-                    "report_type": rtype,
-                    "text": text,
+                    DATE_COLUMN: visit.pro_date.isoformat(),
+                    TIMEPOINT_COLUMN: visit.timepoint,
+                    **answers,
                 }
             )
-    reports = pd.DataFrame(rep_rows, columns=["patient_id", "report_id", "report_type", "text"])
-
-    pro = items[avail["pro"].to_numpy()].copy()
-    pro.insert(0, "patient_id", pro.index)
-    pro = pro.reset_index(drop=True)
+    pro = pd.DataFrame(pro_rows, columns=["patient_id", DATE_COLUMN, TIMEPOINT_COLUMN, *PRO_ITEMS])
+    pro = pro.astype({c: items[c].dtype for c in PRO_ITEMS})
 
     gt: dict[str, list] = {
         "patient_id": ids,
@@ -197,6 +257,19 @@ def build_tables(
     for m in MODALITIES:
         gt[f"avail_{m}"] = avail[m].astype(int).tolist()
     gt["dropped_report"] = avail["drop_report"].tolist()
+    gt["image_modalities"] = ["+".join(p.modalities) for p in plans]
+    gt["n_timepoints"] = [len(p.visits) for p in plans]
+    gt[ENDPOINT_DATE_COLUMN] = patients[ENDPOINT_DATE_COLUMN].tolist()
+    # The endpoint visit's rows (scans, imaging reports, questionnaire) are the closest to endpoint_date.
+    gt["closest_timepoint"] = [p.endpoint_visit.timepoint for p in plans]
+    gt["closest_scan_ids"] = [
+        ";".join(scan_id(t.patient_id, m, p.endpoint_visit.timepoint) for m in p.modalities)
+        for t, p in zip(truths, plans, strict=True)
+    ]
+    others = [next((v.truth for v in p.visits if not v.at_endpoint), None) for p in plans]
+    gt["other_latent_inflammation"] = [np.nan if o is None else round(o.inflammation, 6) for o in others]
+    gt["other_ses_cd_true"] = [np.nan if o is None else o.ses_cd_true for o in others]
+    gt["other_maria"] = [np.nan if o is None else round(o.maria, 2) for o in others]
     ground_truth = pd.DataFrame(gt)
     tables = {
         "patients": patients,
@@ -208,11 +281,25 @@ def build_tables(
     return truths, tables
 
 
-def _render_one(truth: PatientTruth, config: SyntheticConfig, image_path: Path, mask_path: Path) -> None:
+def _render_one(
+    truth: PatientTruth, config: SyntheticConfig, spec: ScanSpec, image_path: Path, mask_path: Path
+) -> None:
     from benchmarks.synthetic.images import render_scan, write_scan
 
-    scan = render_scan(truth, config, config.active_sites[truth.site])
+    scan = render_scan(truth, config, config.active_sites[truth.site], spec)
     write_scan(scan, image_path, mask_path)
+
+
+def scan_id(patient_id: str, modality: str, timepoint: int) -> str:
+    """``P0001_MRE1``: the patient, MRE or CTE, and the visit number (timepoint + 1)."""
+    return f"{patient_id}_{'CTE' if modality == 'CT' else 'MRE'}{timepoint + 1}"
+
+
+def scan_files(patient_id: str, plan: PatientPlan, visit: Visit, scan: Scan) -> tuple[str, str]:
+    """Image and mask paths (relative to the cohort folder); a patient with two visits has one folder each."""
+    folder = f"images/{patient_id}/" + (f"tp{visit.timepoint}/" if len(plan.visits) > 1 else "")
+    names = IMAGE_FILES[scan.spec.modality]
+    return folder + names[0], folder + names[1]
 
 
 def generate_cohort(
@@ -228,6 +315,7 @@ def generate_cohort(
     # ground_truth.csv only ever replaces a file the generator wrote. Checked before any work is done.
     out = claim_folder(out_dir, "synthetic")
     truths, tables = build_tables(n, seed, config)
+    plans = [plan_patient(t, config) for t in truths]
     cohort = _prepare_folder(out)
     write_text(
         json.dumps({"generator": "benchmarks.synthetic", "n": n, "seed": seed}, sort_keys=True) + "\n",
@@ -239,18 +327,21 @@ def generate_cohort(
     _write_csv(tables["pro"], cohort / PRO_FILE)
     _write_csv(tables["ground_truth"], out / GROUND_TRUTH_FILE)
     if config.write_images and len(tables["imaging"]):
-        by_id = {t.patient_id: t for t in truths}
+        with_images = set(tables["imaging"]["patient_id"])
         jobs = [
-            (by_id[r.patient_id], cohort / r.image, cohort / r.mask)
-            for r in tables["imaging"].itertuples(index=False)
+            (visit.truth, scan.spec, *(cohort / f for f in scan_files(t.patient_id, plan, visit, scan)))
+            for t, plan in zip(truths, plans, strict=True)
+            if t.patient_id in with_images
+            for visit in plan.visits
+            for scan in visit.scans
         ]
         if config.n_jobs == 1 or len(jobs) < MIN_SCANS_FOR_WORKERS:
-            for t, ip, mp in jobs:
-                _render_one(t, config, ip, mp)
+            for t, spec, ip, mp in jobs:
+                _render_one(t, config, spec, ip, mp)
         else:
             from joblib import Parallel, delayed
 
             Parallel(n_jobs=config.n_jobs, batch_size=4)(
-                delayed(_render_one)(t, config, ip, mp) for t, ip, mp in jobs
+                delayed(_render_one)(t, config, spec, ip, mp) for t, spec, ip, mp in jobs
             )
     return cohort

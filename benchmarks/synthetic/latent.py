@@ -33,6 +33,11 @@ BEHAVIOURS = ("B1", "B2", "B3")
 # Random-number streams per patient: each part of the cohort draws from its own stream so that, e.g.,
 # writing images or not never changes the tables, and any patient can be generated alone.
 STREAM_LATENT, STREAM_PRO, STREAM_REPORT, STREAM_IMAGE, STREAM_MISSING, STREAM_REPORT_STYLE = range(6)
+# Added later, after the others so that they keep their numbers: the visits and dates, the scan plan
+# (modalities, mask labels) and the CT volumes (an MR keeps drawing from STREAM_IMAGE).
+STREAM_VISITS, STREAM_SCAN_PLAN, STREAM_IMAGE_CT = 6, 7, 8
+VISIT_STREAM_STRIDE = 16
+"""A second visit of a patient draws from streams ``stream + VISIT_STREAM_STRIDE`` (``PatientTruth.rng``)."""
 
 
 def patient_rng(seed: int, index: int, stream: int) -> np.random.Generator:
@@ -79,6 +84,11 @@ class PatientTruth:
     crp: float = 0.0
     calprotectin: float = 0.0
     leukocytes: float = 0.0
+    visit_key: int = 0  # 0: the visit at which the endpoints are assessed; 1: the patient's other visit
+
+    def rng(self, stream: int) -> np.random.Generator:
+        """The generator of one of this patient's streams at this visit."""
+        return patient_rng(self.seed, self.index, stream + VISIT_STREAM_STRIDE * self.visit_key)
 
     @property
     def ses_segment_totals(self) -> dict[str, int]:
@@ -269,6 +279,38 @@ def sample_truth(index: int, seed: int, config: SyntheticConfig) -> PatientTruth
         inflammation=z,
         symptom_factor=f_sym,
     )
+    _fill_disease(truth, rng, config)
+    return truth
+
+
+def other_visit_truth(
+    truth: PatientTruth, config: SyntheticConfig, inflammation: float, symptom_factor: float
+) -> PatientTruth:
+    """The same patient (phenotype, site, sex, age) at another visit with another disease state: the
+    endoscopic and MRI truth and biomarkers follow ``inflammation``; every stream of that visit differs
+    from the endpoint visit's (``visit_key`` 1)."""
+    other = PatientTruth(
+        index=truth.index,
+        seed=truth.seed,
+        patient_id=truth.patient_id,
+        site=truth.site,
+        sex=truth.sex,
+        age=truth.age,
+        location=truth.location,
+        l4=truth.l4,
+        behaviour=truth.behaviour,
+        perianal=truth.perianal,
+        inflammation=float(inflammation),
+        symptom_factor=float(symptom_factor),
+        visit_key=1,
+    )
+    _fill_disease(other, other.rng(STREAM_LATENT), config)
+    return other
+
+
+def _fill_disease(truth: PatientTruth, rng: np.random.Generator, config: SyntheticConfig) -> None:
+    """Endoscopic, MRI and biomarker truth from ``truth.inflammation`` and the patient's phenotype."""
+    z, location, behaviour = truth.inflammation, truth.location, truth.behaviour
     total = _ses_total_from_u(_phi(z), config.endoscopic_class_probs)
     seg_tot = _spread_ses(rng, total, _involved_segments(rng, location), behaviour)
     truth.ses = {s: _segment_variables(rng, seg_tot[s], behaviour) for s in SES_SEGMENTS}
@@ -289,7 +331,6 @@ def sample_truth(index: int, seed: int, config: SyntheticConfig) -> PatientTruth
     truth.crp = round(float(np.clip(np.exp(crp_log), 0.2, 350.0)), 1)
     leuk = 7.3 + 0.11 * min(ses, 30) + rng.normal(0.0, 1.8)
     truth.leukocytes = round(float(np.clip(leuk, 2.2, 30.0)), 1)
-    return truth
 
 
 def _pick_image_segment(rng: np.random.Generator, truth: PatientTruth) -> str:

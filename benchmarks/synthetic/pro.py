@@ -20,7 +20,7 @@ from benchmarks.cohort.schema import (
     SIBDQ_ITEMS,
 )
 from benchmarks.synthetic.config import SyntheticConfig
-from benchmarks.synthetic.latent import STREAM_PRO, PatientTruth, patient_rng
+from benchmarks.synthetic.latent import STREAM_PRO, PatientTruth
 
 # Which IBDQ item each SIBDQ item shadows (SIBDQ is a short form: 3 bowel, 2 systemic, 3 emotional,
 # 2 social items; the licensed item wording is not used).
@@ -48,7 +48,7 @@ def symptom_severity(truth: PatientTruth, config: SyntheticConfig) -> float:
 
 def sample_pro_items(truth: PatientTruth, config: SyntheticConfig) -> dict[str, float]:
     """Every item of ``benchmarks.cohort.schema.PRO_ITEMS`` for one patient (integers where the schema says so)."""
-    rng = patient_rng(truth.seed, truth.index, STREAM_PRO)
+    rng = truth.rng(STREAM_PRO)
     s = symptom_severity(truth, config)
     z = truth.inflammation
     colonic = 0.25 if truth.location in ("L2", "L3") else 0.0

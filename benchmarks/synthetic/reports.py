@@ -28,7 +28,6 @@ from benchmarks.synthetic.latent import (
     SES_SEGMENTS,
     STREAM_REPORT_STYLE,
     PatientTruth,
-    patient_rng,
 )
 
 
@@ -165,7 +164,7 @@ REPORT_TYPES_WRITTEN = ("mre", "colonoscopy")
 
 def report_style(truth: PatientTruth, config: SyntheticConfig) -> dict[str, tuple[str, bool]]:
     """Per report type: (language "en"/"fr", structured form or not), drawn from the style stream."""
-    rng = patient_rng(truth.seed, truth.index, STREAM_REPORT_STYLE)
+    rng = truth.rng(STREAM_REPORT_STYLE)
     out = {}
     for rtype in REPORT_TYPES_WRITTEN:
         french, templated = (

@@ -56,7 +56,14 @@ def test_features_failures_and_zero_filled_counts(cohort, tmp_path):
     assert res.features.loc["P1", "len__cnt__ulcer"] == 2
     assert res.features.loc["P2", "len__cnt__ulcer"] == 0  # absent count key means zero
     assert res.failures.to_dict("records") == [
-        {"patient_id": "P3", "extractor": "fake_length", "reason": "ExtractionError: empty report"}
+        {
+            "patient_id": "P3",
+            "extractor": "fake_length",
+            "part": "",
+            "modality": "text",
+            "category": "extraction error",
+            "reason": "ExtractionError: empty report",
+        }
     ]
 
 
@@ -64,7 +71,8 @@ def test_warm_cache_does_no_extraction_and_force_recomputes(cohort, tmp_path):
     first = extract_features(LengthExtractor(), cohort, cache=FeatureCache(tmp_path), progress=False)
     CALLS.clear()
     warm = extract_features(LengthExtractor(), cohort, cache=FeatureCache(tmp_path), progress=False)
-    assert CALLS == [] and warm.n_computed == 0 and warm.n_cached == 3
+    # P3's recorded failure is reused (not recomputed) but is a failure, never a cached row
+    assert CALLS == [] and warm.n_computed == 0 and warm.n_cached == 2 and warm.n_failed == 1
     pd.testing.assert_frame_equal(first.features, warm.features)
     pd.testing.assert_frame_equal(first.failures, warm.failures)
     forced = extract_features(

@@ -56,11 +56,11 @@ def test_registry_and_contract():
     assert isinstance(ext, RadiomicsExtractor)
     assert (ext.name, ext.prefix, ext.modality) == ("radiomics", "rad__", "imaging")
     assert ext.get_params() == {
-        "params": "mr",
+        "params": {"MR": "mr", "CT": "ct"},
         "filters": None,
         "crop": True,
         "pad": "auto",
-        "scan_modality": None,
+        "aggregate": ("weighted_mean", "n_regions", "total_volume"),
     }
     assert ext.fit(None) is ext
 
@@ -71,11 +71,11 @@ def test_shipped_params():
     assert mr["setting"]["normalize"] is True and mr["setting"]["resampledPixelSpacing"] == [1.5, 1.5, 3.0]
     assert ct["setting"]["normalize"] is False and ct["setting"]["resegmentRange"] == [-100, 300]
     assert list(mr["imageType"]) == ["Original"]
-    filtered = RadiomicsExtractor(filters="log+wavelet").config()["imageType"]
+    filtered = RadiomicsExtractor(params="mr", filters="log+wavelet").config()["imageType"]
     assert filtered["LoG"]["sigma"] == [1.0, 2.0, 3.0] and "Wavelet" in filtered
     with pytest.raises(ValueError, match="filters"):
-        RadiomicsExtractor(filters="gabor").config()
-    with pytest.raises(ValueError, match="crop-invariant"):
+        RadiomicsExtractor(params="mr", filters="gabor").config()
+    with pytest.raises(ValueError, match="crop=False"):
         RadiomicsExtractor(params={"imageType": {"Square": {}}}).config()
     with pytest.raises(FileNotFoundError):
         RadiomicsExtractor(params="/nonexistent/params.yaml").config()
@@ -85,18 +85,22 @@ def test_ct_params_resegment_to_soft_tissue_window(small_case):
     image, mask = small_case(7)
     hu = sitk.Cast(image, sitk.sitkInt16) - 400  # background ~ -100 HU, wall ~ 100-300 HU, lumen ~ 400 HU
     ct = RadiomicsExtractor(params="ct").extract_images(hu, mask)
-    assert ct["original_firstorder_Minimum"] >= -100 and ct["original_firstorder_Maximum"] <= 300
-    assert ct["original_shape_VoxelVolume"] > 0
+    assert (
+        ct["wmean__original_firstorder_Minimum"] >= -100 and ct["wmean__original_firstorder_Maximum"] <= 300
+    )
+    assert ct["wmean__original_shape_VoxelVolume"] > 0
     with pytest.raises(ExtractionError, match="pyradiomics failed"):  # nothing left in [-100, 300] HU
         RadiomicsExtractor(params="ct").extract_images(hu + 3000, mask)
 
 
 def test_all_formats_give_identical_features(case_files):
-    ext = RadiomicsExtractor()
+    ext = RadiomicsExtractor(params="mr")
     feats = {fmt: ext.extract_case(img, msk) for fmt, (img, msk) in case_files.items()}
     ref = feats["nifti"]
-    assert len(ref) > 100 and {k.split("_")[1] for k in ref} == set(CLASSES)
-    assert all(k.startswith("original_") for k in ref)  # no diagnostics_* strings
+    assert ref["n_regions"] == 1 and ref["total_volume"] > 0
+    per_feature = [k for k in ref if k not in ("n_regions", "total_volume")]
+    assert len(per_feature) > 100 and {k.split("_")[3] for k in per_feature} == set(CLASSES)
+    assert all(k.startswith("wmean__original_") for k in per_feature)  # no diagnostics_* strings
     for fmt in ("nrrd", "mha", "dicom"):
         _assert_same(feats[fmt], ref, rtol=1e-9)
 
@@ -104,15 +108,15 @@ def test_all_formats_give_identical_features(case_files):
 def test_deterministic_and_inputs_untouched(case_files):
     img, msk = case_files["nrrd"]
     before = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (img, msk)]
-    ext = RadiomicsExtractor()
+    ext = RadiomicsExtractor(params="mr")
     assert ext.extract_case(img, msk) == ext.extract_case(img, msk)
     assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in (img, msk)] == before
 
 
 def test_crop_identical_to_uncropped_default_mr(make_case):
     image, mask = make_case(1)
-    cropped = RadiomicsExtractor().extract_images(image, mask)
-    plain = RadiomicsExtractor(crop=False).extract_images(image, mask)
+    cropped = RadiomicsExtractor(params="mr").extract_images(image, mask)
+    plain = RadiomicsExtractor(params="mr", crop=False).extract_images(image, mask)
     _assert_same(cropped, plain, rtol=1e-6)
 
 
@@ -124,26 +128,26 @@ def test_crop_identical_to_whole_image_filters_without_resampling(small_case):
     cropped_ext = RadiomicsExtractor(params=params, filters="log+wavelet")
     cropped = cropped_ext.extract_images(image, mask)
     plain = RadiomicsExtractor(params=params, filters="log+wavelet", crop=False).extract_images(image, mask)
-    assert any(k.startswith("log-sigma-3-0") for k in cropped) and any(
-        k.startswith("wavelet-") for k in cropped
+    assert any(k.startswith("wmean__log-sigma-3-0") for k in cropped) and any(
+        k.startswith("wmean__wavelet-") for k in cropped
     )
     _assert_same(cropped, plain, rtol=1e-6)
     # and the margin matters: a crop without it changes the filtered features
     tight = RadiomicsExtractor(params=params, filters="log+wavelet", pad=1).extract_images(image, mask)
-    log_keys = [k for k in plain if k.startswith("log-sigma-3-0")]
+    log_keys = [k for k in plain if k.startswith("wmean__log-sigma-3-0")]
     assert not np.allclose([tight[k] for k in log_keys], [plain[k] for k in log_keys], rtol=1e-6)
 
 
 def test_crop_identical_with_resampling_and_filters(small_case):
     """With resampling, pyradiomics itself only resamples the ROI plus padDistance: same padDistance, same result."""
     image, mask = small_case(6)
-    cropped = RadiomicsExtractor(filters="log+wavelet").extract_images(image, mask)
-    plain = RadiomicsExtractor(filters="log+wavelet", crop=False).extract_images(image, mask)
+    cropped = RadiomicsExtractor(params="mr", filters="log+wavelet").extract_images(image, mask)
+    plain = RadiomicsExtractor(params="mr", filters="log+wavelet", crop=False).extract_images(image, mask)
     _assert_same(cropped, plain, rtol=1e-6)
 
 
 def test_failures_raise_extraction_error(tmp_path, case_files, small_case):
-    ext = RadiomicsExtractor()
+    ext = RadiomicsExtractor(params="mr")
     img, msk = case_files["nrrd"]
     corrupt = tmp_path / "corrupt.nrrd"
     corrupt.write_bytes(img.read_bytes()[:400])
@@ -182,27 +186,70 @@ class _Cohort:
         return self.rows[self.rows["patient_id"] == pid].reset_index(drop=True)
 
 
-def test_inputs_pick_first_scan_of_modality(case_files):
+def test_inputs_one_scan_per_modality_part(case_files):
     (img, msk), (img2, msk2) = case_files["nifti"], case_files["mha"]
     cohort = _Cohort(
         [
-            {"patient_id": "A", "modality": "CT", "image_path": str(img2), "mask_path": str(msk2)},
-            {"patient_id": "A", "modality": "MR", "image_path": str(img), "mask_path": str(msk)},
-            {"patient_id": "A", "modality": "MR", "image_path": str(img2), "mask_path": str(msk2)},
-            {"patient_id": "B", "modality": "CT", "image_path": str(img2), "mask_path": str(msk2)},
+            {
+                "patient_id": "A",
+                "modality": "CT",
+                "image": "a",
+                "image_path": str(img2),
+                "mask_path": str(msk2),
+            },
+            {
+                "patient_id": "A",
+                "modality": "MR",
+                "image": "b",
+                "image_path": str(img),
+                "mask_path": str(msk),
+            },
+            {
+                "patient_id": "B",
+                "modality": "CT",
+                "image": "c",
+                "image_path": str(img2),
+                "mask_path": str(msk2),
+            },
+            {
+                "patient_id": "D",
+                "modality": "MR",
+                "image": "d1",
+                "image_path": str(img),
+                "mask_path": str(msk),
+            },
+            {
+                "patient_id": "D",
+                "modality": "MR",
+                "image": "d2",
+                "image_path": str(img2),
+                "mask_path": str(msk2),
+            },
         ]
     )
-    mr = RadiomicsExtractor()
+    mr, ct = RadiomicsExtractor().parts()
     assert mr.inputs(cohort, "A") == {
         "patient_id": "A",
         "image": str(img),
         "mask": str(msk),
         "modality": "MR",
+        "label": "",
     }
     assert mr.inputs(cohort, "B") is None and mr.inputs(cohort, "C") is None
-    assert RadiomicsExtractor(params="ct").inputs(cohort, "A")["image"] == str(img2)
+    assert ct.inputs(cohort, "A")["image"] == str(img2) and ct.inputs(cohort, "D") is None
+    with pytest.raises(ExtractionError, match="patient D: 2 MR scans in imaging.csv .d1, d2.") as err:
+        mr.inputs(cohort, "D")  # never silently the first row
+    assert err.value.category == "several scans"
     feats = mr.extract(mr.inputs(cohort, "A"))
     assert feats == mr.extract_case(img, msk)
+    # the whole extractor: both modalities of A, under the parts' names
+    both = RadiomicsExtractor()
+    inputs = both.inputs(cohort, "A")
+    assert set(inputs["parts"]) == {"MR", "CT"} and set(both.inputs(cohort, "B")["parts"]) == {"CT"}
+    whole = both.extract(inputs)
+    assert {k[4:]: v for k, v in whole.items() if k.startswith("mr__")} == feats
+    assert any(k.startswith("ct__wmean__") for k in whole)
+    assert both.input_fingerprint(inputs) != both.input_fingerprint(both.inputs(cohort, "B"))
 
 
 def test_fingerprint_tracks_file_contents_and_params(tmp_path, case_files, repo_root):
@@ -212,7 +259,7 @@ def test_fingerprint_tracks_file_contents_and_params(tmp_path, case_files, repo_
     mask = tmp_path / "mask.nii.gz"
     shutil.copy(src_msk, mask)
     inputs = {"patient_id": "A", "image": str(folder), "mask": str(mask)}
-    ext = RadiomicsExtractor()
+    ext = RadiomicsExtractor(params="mr")
     fp = ext.input_fingerprint(inputs)
     assert fp == ext.input_fingerprint(dict(inputs)) and len(fp) == 64
     assert RadiomicsExtractor(params="ct").input_fingerprint(inputs) != fp
@@ -235,7 +282,7 @@ def test_cli_prints_json(capsys, case_files):
     img, msk = case_files["mha"]
     assert main([str(img), str(msk), "--params", "mr"]) == 0
     feats = json.loads(capsys.readouterr().out)
-    assert feats == pytest.approx(RadiomicsExtractor().extract_case(img, msk), rel=1e-12)
+    assert feats == pytest.approx(RadiomicsExtractor(params="mr").extract_case(img, msk), rel=1e-12)
     assert main([str(img), str(img), "--params", "ct"]) == 1  # image as mask: not a label image
     assert "error:" in capsys.readouterr().err
 
@@ -253,9 +300,12 @@ def test_engine_records_failures(tmp_path, case_files):
         ]
     )
     cohort.patient_ids = ["A", "B"]
-    result = extract_features(RadiomicsExtractor(), cohort, patient_ids=["A", "B"], progress=False)
+    ext = RadiomicsExtractor().parts()[0]
+    result = extract_features(ext, cohort, patient_ids=["A", "B"], progress=False)
     assert list(result.features.index) == ["A"]
-    assert all(c.startswith("rad__original_") for c in result.features.columns)
+    counts = {"rad__mr__n_regions", "rad__mr__total_volume"}
+    assert counts <= set(result.features.columns)
+    assert all(c.startswith("rad__mr__wmean__original_") for c in set(result.features.columns) - counts)
     assert list(result.failures["patient_id"]) == ["B"]
     assert "bad.nrrd" in result.failures["reason"].iloc[0]
 
@@ -266,8 +316,8 @@ def test_real_cohort_loader_all_formats(tmp_path, build_valid_cohort):
     from features.engine import extract_features
 
     cohort = load_cohort(build_valid_cohort(tmp_path / "cohort"))
-    ext = RadiomicsExtractor()
-    assert ext.inputs(cohort, "P006") is None
+    ext = RadiomicsExtractor().parts()[0]
+    assert ext.part == "MR" and ext.inputs(cohort, "P006") is None
     assert Path(ext.inputs(cohort, "P004")["image"]).is_dir()  # the DICOM series folder
     result = extract_features(ext, cohort, n_jobs=1, progress=False)
     assert sorted(result.features.index) == ["007", "P002", "P003", "P004", "P005"]

@@ -85,3 +85,47 @@ def test_forest_and_pattern_figures_draw_with_empty_input(tmp_path):
     empty_pat = pd.DataFrame(columns=["model", "label", "pattern", "n_pattern", "auc", "auc_low", "auc_high"])
     F.save_figure(F.pattern_figure(empty_pat, title="none"), empty_pat, tmp_path, "pattern")
     assert (tmp_path / "forest.pdf").exists() and (tmp_path / "pattern.png").exists()
+
+
+def test_forest_axis_spans_the_intervals_and_zero_only():
+    rows = pd.DataFrame(
+        {
+            "label": ["a vs x", "a vs y", "b vs x"],
+            "group": ["a", "a", "b"],
+            "delta_auc": [0.05, 0.10, 0.02],
+            "ci_low": [0.01, 0.04, -0.03],
+            "ci_high": [0.09, 0.16, 0.07],
+            "p_adjusted": [0.02, 0.0004, 0.4],
+        }
+    )
+    fig = F.forest_figure(rows, title="t")
+    ax = fig.axes[0]
+    left, right = ax.get_xlim()
+    span = 0.16 - (-0.03)
+    assert np.isclose(left, -0.03 - 0.06 * span) and np.isclose(right, 0.16 + 0.06 * span)
+    # the adjusted p-values are tick labels of the right-hand axis, not text inside the plot
+    assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == [
+        "p adj. 0.020",
+        "p adj. <0.001",
+        "p adj. 0.400",
+    ]
+    assert not ax.texts
+    # all intervals above 0: the axis still shows 0 and no empty negative half
+    left, right = F.forest_figure(rows.assign(ci_low=[0.01, 0.04, 0.01]), title="t").axes[0].get_xlim()
+    assert np.isclose(left, -0.06 * 0.16) and np.isclose(right, 0.16 + 0.06 * 0.16)
+
+
+def test_roc_panels_hold_at_most_a_few_curves_and_one_band_each():
+    y, P = _binary(n=80)
+    band = F.roc_band(y, P, n_boot=20)
+    frames = [band.assign(model=f"m{i}", label=f"m{i}", panel="A", reference=False) for i in range(6)]
+    frames.append(band.assign(model="m0", label="m0", panel="B", reference=True))
+    frames += [band.assign(model=f"f{i}", label=f"f{i}", panel="B", reference=False) for i in range(2)]
+    fig = F.roc_figure(pd.concat(frames, ignore_index=True), title="t")
+    a, b = fig.axes
+    n_curves = [len([ln for ln in ax.get_lines() if ln.get_label() and not ln.get_label().startswith("_")])
+                for ax in (a, b)]  # fmt: skip
+    assert n_curves == [F.MAX_CURVES_PER_PANEL, 3]  # 6 asked in A, capped; B: 2 + the dashed reference
+    assert len(a.collections) == 1 and len(b.collections) == 1  # one band per panel
+    dashed = [ln for ln in b.get_lines() if ln.get_linestyle() == "--"]
+    assert [ln.get_label() for ln in dashed] == ["m0"]

@@ -132,7 +132,12 @@ def test_known_signal_ranks_fusion_above_single_modalities(built):
 
 def test_comparison_families_and_holm_within_family(built, pooled, tasks, fake_run_models):
     s = pd.read_csv(built.tables["table_comparisons_endo-active"]["csv"])
-    assert set(s["family"]) == {"fusion_vs_best_unimodal", "vs_best_overall", "top_pairs"}
+    assert set(s["family"]) == {
+        "fusion_vs_best_unimodal",
+        "fusion_vs_components",
+        "vs_best_overall",
+        "top_pairs",
+    }
     assert (s["adjust_method"] == "holm").all()
     n_fused = sum("+" in m for m, _, _ in fake_run_models)
     assert (s["family"] == "fusion_vs_best_unimodal").sum() == n_fused

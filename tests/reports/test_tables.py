@@ -111,20 +111,28 @@ def test_long_table_switches_to_longtable():
     assert r"50\% done" in tex and r"x\_44" in tex
 
 
-def test_cohort_table_counts_and_missing():
-    rng = np.random.default_rng(1)
-    n = 60
-    cohort = pd.DataFrame(
+def _cohort(n: int = 60, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    severity = rng.choice(["inactive", "mild", "moderate", "severe"], n).astype(object)
+    severity[:5] = None  # five patients without the endpoint
+    return pd.DataFrame(
         {
             "patient_id": [f"P{i}" for i in range(n)],
             "sex": rng.choice(["M", "F"], n),
             "age": rng.normal(40, 10, n),
+            "perianal": np.where(rng.random(n) < 0.1, np.nan, (rng.random(n) < 0.3).astype(float)),
             "crp": np.where(rng.random(n) < 0.2, np.nan, rng.gamma(2, 5, n)),
-            "severity": rng.choice(["inactive", "mild", "moderate", "severe"], n),
+            "severity": severity,
             "avail_imaging": rng.random(n) < 0.7,
-            "features_imaging": True,
+            "features_imaging": rng.random(n) < 0.6,  # the definition: not the file rows
+            "avail_text": True,
+            "features_text": True,
         }
     )
+
+
+def test_cohort_table_counts_and_missing():
+    cohort = _cohort()
     t = T.cohort_table(cohort)
     d = t.display
     assert list(d.columns) == [
@@ -135,17 +143,42 @@ def test_cohort_table_counts_and_missing():
         "mild",
         "moderate",
         "severe",
+        T.NO_ENDPOINT,
         "Missing (n)",
     ]
-    crp_row = d[d["Characteristic"].str.startswith("crp")]
+    # the class columns and the no-endpoint column partition the cohort
+    n_row = d[d["Characteristic"] == "n"].iloc[0]
+    assert int(n_row["Overall"]) == len(cohort)
+    assert sum(int(n_row[c]) for c in ["inactive", "mild", "moderate", "severe", T.NO_ENDPOINT]) == len(
+        cohort
+    )
+    assert int(n_row[T.NO_ENDPOINT]) == 5
+    assert int(n_row["severe"]) == int((cohort["severity"] == "severe").sum())
+    # continuous: median [IQR] and missing counted
+    crp_row = d[d["Characteristic"].str.startswith("CRP")]
     assert crp_row["Missing (n)"].astype(int).iat[0] == int(cohort["crp"].isna().sum())
     assert "median [IQR]" in crp_row["Characteristic"].iat[0]
-    n_row = d[d["Characteristic"] == "n"]
-    assert int(n_row["Overall"].iat[0]) == n
-    assert int(n_row["severe"].iat[0]) == int((cohort["severity"] == "severe").sum())
-    assert not d["Characteristic"].str.startswith("features_").any()
-    yes = d[(d["Characteristic"].str.startswith("avail_imaging")) & (d["Level"] == "yes")]
-    assert yes["Overall"].iat[0].startswith(f"{int(cohort['avail_imaging'].sum())} (")
+    # a binary 0/1 variable (stored as float with NaN) is one row, n (%) of the positive level
+    peri = d[d["Characteristic"].str.startswith("Perianal")]
+    assert len(peri) == 1 and peri["Level"].iat[0] == ""
+    k, known = int((cohort["perianal"] == 1).sum()), int(cohort["perianal"].notna().sum())
+    assert peri["Overall"].iat[0] == f"{k} ({100 * k / known:.1f})"
+    assert peri["Missing (n)"].iat[0] == str(int(cohort["perianal"].isna().sum()))
+    assert not d["Level"].isin(["0.0", "1.0", "True", "False"]).any()
+    # modality rows read the one definition (features_), never the file rows (avail_)
+    assert not d["Characteristic"].str.contains("avail_|features_").any()
+    img = d[d["Characteristic"] == "Has imaging, n (%)"]
+    assert img["Overall"].iat[0].startswith(f"{int(cohort['features_imaging'].sum())} (")
+    # sex (two letters) stays a categorical variable with one row per level, counts summing to the known
+    sex = d[d["Characteristic"].str.startswith("Sex")]
+    assert list(sex["Level"]) == ["F", "M"]
+    assert sum(int(v.split()[0]) for v in sex["Overall"]) == len(cohort)
+    # the CSV is tidy: counts per column sum over the classes to the overall
+    data = t.data
+    counts = data[(data["variable"] == "has_imaging") & (data["statistic"] == "count")].set_index("column")[
+        "n"
+    ]
+    assert counts.drop("Overall").sum() == counts["Overall"]
     assert r"\label{tab:cohort}" in t.to_latex()
 
 
@@ -153,20 +186,26 @@ def test_availability_patterns_and_counts():
     cohort = pd.DataFrame(
         {
             "patient_id": list("abcdef"),
-            "severity": ["mild", "mild", "severe", "inactive", "mild", "severe"],
+            "severity": ["mild", "mild", "severe", "inactive", "mild", None],
             "avail_imaging": [True, True, False, True, False, True],
             "avail_text": [True, True, True, False, False, True],
             "avail_pro": [True, False, True, True, True, True],
         }
     )
-    f = T.availability_frame(cohort)
+    f = T.availability_frame(cohort, task_patients={"t": ["a", "b", "c"]})
     got = dict(zip(f["pattern"], f["n"], strict=True))
     assert got == {"imaging+text+pro": 2, "imaging+text": 1, "text+pro": 1, "imaging+pro": 1, "pro": 1}
     assert f["n"].sum() == 6 and np.isclose(f["percent"].sum(), 100)
     row = f[f["pattern"] == "imaging+text+pro"].iloc[0]
-    assert row["mild"] == 1 and row["severe"] == 1
+    assert row["mild"] == 1 and row[T.NO_ENDPOINT] == 1 and row["t (n)"] == 1
+    assert f["t (n)"].sum() == 3
     t = T.availability_table(cohort)
     assert "imaging: 4" in t.notes[0] and r"imaging{+}text{+}pro" in t.to_latex()
+    # with features_ columns, those (the definition) are read instead of the file rows
+    lost = cohort.assign(features_imaging=[True, False, False, True, False, True], features_text=True,
+                         features_pro=cohort["avail_pro"])  # fmt: skip
+    assert "imaging: 3" in T.availability_table(lost).notes[0]
+    assert T.modality_patterns(lost)["b"] == "text"
 
 
 def test_comparison_table_shows_family_and_adjusted_p():

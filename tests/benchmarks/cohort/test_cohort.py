@@ -23,17 +23,6 @@ from benchmarks.cohort import (
 )
 
 
-@pytest.fixture(scope="module")
-def valid_root(tmp_path_factory: pytest.TempPathFactory, build_valid_cohort) -> Path:
-    return build_valid_cohort(tmp_path_factory.mktemp("valid") / "cohort")
-
-
-@pytest.fixture
-def root(valid_root: Path, tmp_path: Path, copy_cohort) -> Path:
-    """A private copy of the valid cohort, to break."""
-    return copy_cohort(valid_root, tmp_path / "cohort")
-
-
 def only(problems, **kw):
     assert len(problems) == 1, [p.format() for p in problems]
     p = problems[0]

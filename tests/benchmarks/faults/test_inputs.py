@@ -25,7 +25,7 @@ from benchmarks import store
 from benchmarks.cohort import UserError, load_cohort, schema, validate_cohort
 from benchmarks.preflight import TaskError, drop_empty_modalities, validate_with_tasks
 from benchmarks.run import build_parser, main
-from features.engine import extract_features
+from features.engine import FAILURE_COLUMNS, extract_features
 from features.imaging import RadiomicsExtractor
 from features.registry import make_extractor
 from tests.benchmarks.cohort.test_cohort import only
@@ -92,7 +92,7 @@ def test_extraction_of_a_modality_without_patients_gives_zero_rows(
     name = {"text": "report_concepts", "pro": "pro_indices"}[modality]
     res = extract_features(make_extractor(name), cohort, progress=False)
     assert res.features.empty and res.n_computed == 0
-    assert res.failures.empty and list(res.failures.columns) == ["patient_id", "extractor", "reason"]
+    assert res.failures.empty and list(res.failures.columns) == FAILURE_COLUMNS
 
 
 @pytest.mark.parametrize(
@@ -108,10 +108,10 @@ def test_features_command_goes_on_without_a_modality_table(
     )
     assert code == 0, out
     assert "Traceback" not in out and "KeyError" not in out
-    summary = pd.read_parquet(tmp_path / "run" / store.FEATURE_SUMMARY).set_index("extractor")
-    empty = "report_concepts" if file == schema.REPORTS_FILE else "pro_indices"
+    summary = pd.read_parquet(tmp_path / "run" / store.FEATURE_SUMMARY).set_index(["extractor", "part"])
+    empty = ("report_concepts", "") if file == schema.REPORTS_FILE else ("pro_indices", "")
     assert summary.at[empty, "patients"] == 0 and summary.at[empty, "failed"] == 0
-    assert summary.at["radiomics", "patients"] == 5
+    assert summary.at[("radiomics", "MR"), "patients"] == 5  # one row per extractor part
     assert file in out  # the validation report names the table
 
 
@@ -438,7 +438,7 @@ def _write_mask(root: Path, rel: str, make_volume, fill) -> None:
     sitk.WriteImage(mask, str(root / rel))
 
 
-def test_mask_with_other_labels_warns_which_label_is_read(root: Path, make_volume) -> None:
+def test_mask_with_other_labels_warns_how_to_read_them(root: Path, make_volume) -> None:
     rel = "images/007_mask.nii.gz"
 
     def labels_1_and_7(arr: np.ndarray) -> None:
@@ -449,8 +449,8 @@ def test_mask_with_other_labels_warns_which_label_is_read(root: Path, make_volum
     p = only(
         validate_cohort(root).problems, severity="warning", patient_id="007", file=rel, field="mask", row=1
     )
-    assert "mask has 2 labels ([1, 7]); radiomics reads label 1 only" in p.message
-    assert "ignores the others" in p.message and "relabel it to 1" in p.message
+    assert "mask has label(s) [7] that the label column does not select (it reads label 1" in p.message
+    assert "they are ignored" in p.message and '"1;2;3"' in p.message and "set the label column" in p.message
     assert load_cohort(root).availability.at["007", "imaging"]  # a warning: the scan is kept
 
 

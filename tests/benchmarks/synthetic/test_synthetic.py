@@ -8,6 +8,7 @@ import pytest
 import SimpleITK as sitk
 from scipy.stats import spearmanr
 
+from benchmarks.cohort.regions import parse_regions
 from benchmarks.cohort.schema import (
     ENDPOINTS,
     MODALITIES,
@@ -86,6 +87,7 @@ def test_schema_and_ranges(default_cohort: dict[str, pd.DataFrame]) -> None:
     expected = [
         "patient_id", "site", "sex", "age", "montreal_location", "montreal_l4", "montreal_behaviour",
         "perianal", "crp", "calprotectin", "leukocytes", "ses_cd", "maria", "cdai", "hbi", "severity",
+        "endpoint_date",
     ]  # fmt: skip
     assert list(p.columns) == expected
     assert p["patient_id"].is_unique and p["patient_id"].iloc[0] == "P0001"
@@ -96,7 +98,7 @@ def test_schema_and_ranges(default_cohort: dict[str, pd.DataFrame]) -> None:
         assert set(p[col]) <= set(allowed), col
     assert set(p["site"]) == {"S1", "S2", "S3"}
     pro = default_cohort["pro"]
-    assert list(pro.columns) == ["patient_id", *PRO_ITEMS]
+    assert list(pro.columns) == ["patient_id", "date", "timepoint", *PRO_ITEMS]
     for col, spec in PRO_ITEMS.items():
         assert pro[col].notna().all(), col
         bad = [v for v in pro[col] if spec.problem(v) is not None]
@@ -104,7 +106,7 @@ def test_schema_and_ranges(default_cohort: dict[str, pd.DataFrame]) -> None:
         if spec.integer:
             assert pd.api.types.is_integer_dtype(pro[col]), col
     r = default_cohort["reports"]
-    assert set(r["report_type"]) == {"mre", "colonoscopy"}
+    assert set(r["report_type"]) == {"mre", "cte", "colonoscopy"}
     mre = r.loc[r.report_type == "mre", "text"]
     french = mre.str.contains("RÉSULTATS :|RESULTATS :|DESCRIPTION :", regex=True)
     assert 0.2 < french.mean() < 0.4  # french_report_rate 0.3
@@ -117,7 +119,12 @@ def test_cdai_hbi_are_the_scores_of_the_items(default_cohort: dict[str, pd.DataF
     from features.pro_scores import compute_scores
 
     p = default_cohort["patients"].set_index("patient_id")
-    pro = default_cohort["pro"].set_index("patient_id")
+    closest = default_cohort["ground_truth"].set_index("patient_id")["closest_timepoint"]
+    pro = default_cohort["pro"]
+    pro = pro[pro["timepoint"].to_numpy() == closest.loc[pro["patient_id"]].to_numpy()].set_index(
+        "patient_id"
+    )
+    assert pro.index.is_unique and len(pro) == default_cohort["pro"]["patient_id"].nunique()
     scores = compute_scores(pro[list(PRO_ITEMS)], p["sex"])
     np.testing.assert_array_equal(scores["cdai"].to_numpy(), p.loc[pro.index, "cdai"].to_numpy())
     np.testing.assert_array_equal(scores["hbi"].to_numpy(), p.loc[pro.index, "hbi"].to_numpy())
@@ -197,15 +204,20 @@ def test_images_geometry_and_validation(tmp_path) -> None:
         im = sitk.ReadImage(str(cohort / r.image))
         mk = sitk.ReadImage(str(cohort / r.mask))
         assert im.GetPixelID() == sitk.sitkInt16 and mk.GetPixelID() == sitk.sitkUInt8
-        assert im.GetSize() == (48, 48, 20) == mk.GetSize()
+        ct = r.modality == "CT"
+        site = sites[patients.at[r.patient_id, "site"]]
+        assert im.GetSize() == (cfg.ct_shape if ct else (48, 48, 20)) == mk.GetSize()
         assert im.GetSpacing() == mk.GetSpacing()
-        assert im.GetSpacing() == pytest.approx(sites[patients.at[r.patient_id, "site"]].spacing_mm, abs=1e-5)
+        assert im.GetSpacing() == pytest.approx(site.ct_spacing_mm if ct else site.spacing_mm, abs=1e-5)
         assert im.GetOrigin() == mk.GetOrigin()
         m = sitk.GetArrayFromImage(mk)
         a = sitk.GetArrayFromImage(im)
-        assert set(np.unique(m)) == {0, 1} and m.sum() >= 20
-        assert a.min() >= 0 and a[m > 0].mean() > np.median(a)  # enhancing wall brighter than the body
-        assert r.segment == gt.at[r.patient_id, "image_segment"]
+        labels = {region.key for region in parse_regions(r.label)}
+        assert set(np.unique(m)) == {0, *labels} and (m > 0).sum() >= 20
+        assert a.min() >= (-1024 if ct else 0)
+        assert a[m > 0].mean() > np.median(a)  # enhancing wall brighter than the body
+        if r.timepoint == gt.at[r.patient_id, "closest_timepoint"]:
+            assert r.segment == gt.at[r.patient_id, "image_segment"]
     report = validate_cohort(cohort)
     assert not report.fatal and not report.problems, report.format()
 

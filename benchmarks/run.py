@@ -75,8 +75,10 @@ def stage_features(
     run_dir: Path,
     cache_dir: Path | None,
     force: bool,
+    scheduler: str | None = None,
 ) -> Any:
-    """Extract every configured modality (through the feature cache) and write the extraction summary."""
+    """Extract every configured modality (through the feature cache) and write the extraction summary;
+    with ``scheduler`` (a Dask address) the patients are extracted on that cluster's workers."""
     from features.engine import extract_modalities
 
     fs = extract_modalities(
@@ -87,6 +89,7 @@ def stage_features(
         cache=store.FeatureCache(cache_dir or run_dir / store.CACHE_DIR, cohort=cohort.root),
         force=force,
         progress=True,
+        scheduler=scheduler,
     )
     summary = fs.summary()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -234,6 +237,7 @@ def _features(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Pat
         run_dir=out,
         cache_dir=Path(args.cache) if args.cache else None,
         force=args.force,
+        scheduler=config.scheduler,
     )
 
 

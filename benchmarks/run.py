@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -103,6 +104,18 @@ def stage_features(
 EXAMPLE_CHARS = 160  # an example reason on the console; the table has them whole
 
 
+def _short_reason(reason: str, root: str | None = None) -> str:
+    """A failure reason for one console line: without the exception's class name, paths shown by file
+    name, the middle cut when still longer than ``EXAMPLE_CHARS`` (the start names the patient, the end
+    says what is wrong and the fix)."""
+    text = re.sub(r"^[A-Za-z]+Error: ", "", reason)
+    text = re.sub(r"(?:/[^\s,:;'\"()]+)+/([^/\s,:;'\"()]+)", r"\1", text)  # /a/b/P1/mask.nrrd -> mask.nrrd
+    if len(text) > EXAMPLE_CHARS:
+        keep = EXAMPLE_CHARS // 2 - 3
+        text = f"{text[:keep]} ... {text[-keep:]}"
+    return text
+
+
 def _log_failures(fs: Any, path: Path) -> None:
     """The extraction failures counted by modality, part and category, each with an example reason and
     the fix, then the patients who lost a modality entirely (every part failed or none applied)."""
@@ -118,9 +131,7 @@ def _log_failures(fs: Any, path: Path) -> None:
         if i == 0:
             print(f"  {cells}  example", flush=True)
             continue
-        example = r["example"]
-        if len(example) > EXAMPLE_CHARS:  # the start (patient, files) and the end (the fix)
-            example = f"{example[:60]} ... {example[len(example) - EXAMPLE_CHARS + 65 :]}"
+        example = _short_reason(r["example"])
         print(f"  {cells}  {example}", flush=True)
         print(f"  {'':{len(cells)}}  fix: {r['fix']}", flush=True)
     for modality, ids in sorted(fs.lost.items()):

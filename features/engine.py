@@ -61,6 +61,7 @@ FIXES: dict[str, str] = {
     "geometry mismatch": "resample the mask onto its image's grid (size, spacing, origin and direction), "
     "e.g. SimpleITK Resample with nearest-neighbour interpolation",
     "label absent": "set the label column of imaging.csv to the mask's lesion label(s) or structure name",
+    "mask mismatch": "give the mask drawn on this image series, or name its regions in the label column",
     "empty mask": "check the mask and the label column of imaging.csv: the region has no voxel",
     "non-finite voxels": "replace the NaN or infinite voxels; `validate --deep` lists every such image",
     "pyradiomics error": "check the parameter file of this scan modality",

@@ -59,8 +59,8 @@ region always; one elsewhere when the extraction reads it (the whole image with 
 bytes (``imageio.non_finite_voxels``), because ITK's reader silently turns them into 0.
 
 Failures are ``ExtractionError`` with a ``category`` ("unreadable file", "invalid label", "several scans",
-"geometry mismatch", "empty mask", "label absent", "non-finite voxels", "unsupported image",
-"pyradiomics error") and a message naming the patient, the file and the fix.
+"geometry mismatch", "mask mismatch" (an RTSTRUCT/SEG of another series or with regions to name), "empty mask",
+"label absent", "non-finite voxels", "unsupported image", "pyradiomics error") and a message naming the patient, the file and the fix.
 
 Command line: ``python -m features.imaging IMAGE MASK [--params mr|ct|FILE] [--label CELL]
 [--filters log+wavelet] [--aggregate weighted_mean max ...]`` prints one case's features as JSON.
@@ -87,6 +87,7 @@ import yaml
 from radiomics import featureextractor, imageoperations
 
 from benchmarks.cohort.imageio import (
+    GEOMETRY_FIX,
     ImageReadError,
     LabelMask,
     geometry_differences,
@@ -135,11 +136,6 @@ INTERPOLATOR_MARGIN = {"sitkNearestNeighbor": 1, "sitkLinear": 2}  # others: sup
 OTHER_INTERPOLATOR_MARGIN = 6 + PREFILTER_MARGIN
 ITK_THREADS = 1
 
-GEOMETRY_FIX = (
-    "resample the mask onto the image grid with nearest-neighbour interpolation "
-    "(SimpleITK.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor)) and save it, "
-    "or export the mask again on the image's grid"
-)
 LABEL_FIX = (
     f"set the '{LABEL_COLUMN}' column of imaging.csv for this scan (e.g. '2', or '1;2;3' for several regions)"
 )
@@ -671,8 +667,10 @@ class RadiomicsExtractor(Extractor):
                 if len(wanted) == 1
                 else f"labels {sorted(wanted.values())}"
             )
+            cell = ";".join(map(str, present))
+            here = f"; here, '{cell}' reads the labels found" if labels.kind != "rtstruct" else ""
             raise ExtractionError(
-                f"{where}: {what} absent from the mask (labels found: {present}); {LABEL_FIX}",
+                f"{where}: {what} absent from the mask (labels found: {present}); {LABEL_FIX}{here}",
                 category="label absent",
             )
         voxel_mm3 = float(np.prod(mask.GetSpacing()))

@@ -112,6 +112,13 @@ def make_storage(storage: Any) -> Any:
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
 
+def prepare_storage(storage: Any) -> None:
+    """Create an RDB storage's schema once, before workers open it: several processes creating the tables
+    of a new database at the same time race (sqlite: ``UNIQUE constraint failed: alembic_version``)."""
+    if isinstance(storage, str) and "://" in storage:
+        optuna.storages.RDBStorage(storage)
+
+
 @dataclass
 class TuneResult:
     best_params: dict[str, Any]

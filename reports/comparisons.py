@@ -31,7 +31,7 @@ import pandas as pd
 
 from benchmarks.store import BASELINE_SET, MODEL_KEYS, PREDICTIONS, SINGLE_FUSION, proba_columns
 from reports.delong import delong_ci, delong_ovr, delong_test
-from reports.formatting import fmt_ci, fmt_p, model_label
+from reports.formatting import fmt_ci, model_label, p_clause
 from reports.metrics import compute_metrics
 from reports.stats import adjust_pvalues, bootstrap_ci, bootstrap_diff_ci
 from reports.tables import comparison_table
@@ -390,7 +390,7 @@ def comparison_text(row: pd.Series) -> str:
     """One-line plain-text description of a comparison row."""
     return (
         f"{row['model_a']} vs {row['model_b']}: ΔAUC {fmt_ci(row['delta_auc'], row['ci_low'], row['ci_high'])}, "
-        f"p = {fmt_p(row['p_value'])}, adjusted p = {fmt_p(row['p_adjusted'])} ({row['adjust_method']})"
+        f"{p_clause('p', row['p_value'])}, {p_clause('adjusted p', row['p_adjusted'])} ({row['adjust_method']})"
     )
 
 

@@ -20,7 +20,7 @@ from scipy.stats import chi2_contingency
 
 from benchmarks.cohort.schema import MODALITIES
 from benchmarks.store import CELLS, COHORT_SUMMARY, FAILURES, MODEL_KEYS
-from reports.formatting import fmt_num, fmt_p
+from reports.formatting import fmt_num, p_clause
 from reports.tables import Table
 
 LABEL_FROM_FEATURE_CI_LOW = 0.90
@@ -229,7 +229,7 @@ def diagnose_missingness(
                     "MISSINGNESS_LINKED_TO_LABEL",
                     "warning",
                     f"{r.modality} availability is associated with the label of {r.task} "
-                    f"(chi-square p = {fmt_p(r.p_value)}; missing by class: {rate_txt}); a model may learn "
+                    f"(chi-square {p_clause('p', r.p_value)}; missing by class: {rate_txt}); a model may learn "
                     "the label from the missingness pattern",
                     task=r.task,
                     details={"modality": r.modality, "p_value": r.p_value, "chi2": r.chi2},

@@ -53,6 +53,12 @@ def fmt_p(p: float) -> str:
     return f"<{P_FLOOR:g}" if p < P_FLOOR else f"{p:.3f}"
 
 
+def p_clause(name: str, p: float) -> str:
+    """``name`` and its p-value for a sentence: ``p < 0.001`` or ``p = 0.042`` (never ``p = <0.001``)."""
+    text = fmt_p(p)
+    return f"{name} {text[0]} {text[1:]}" if text.startswith("<") else f"{name} = {text}"
+
+
 def model_label(modality_set: str, fusion: str, estimator: str) -> str:
     """Readable model name used in tables and figures, e.g. ``imaging+pro / early / enet``."""
     return f"{modality_set} / {fusion} / {estimator}"

@@ -28,8 +28,10 @@ Policy, chosen so that a real cohort with a few damaged files can still be bench
   is read as missing, the row kept); a second questionnaire of a patient at the same visit.
 - warning (kept): some endpoints missing; severity disagreeing with the SES-CD band; unknown columns
   in ``pro.csv``; unknown report types or image modalities; a missing modality table, or one with a
-  header only; a mask without label 1, with other labels besides 1 (radiomics reads label 1 only), or
-  covering the whole image.
+  header only; a configured mask region with no voxels (alone: the scan
+  will fail extraction; one of several: an uninvolved segment), labels, structures or segments present
+  but not selected by the ``label`` column, or a mask covering the whole image; an unreadable ``label``
+  cell or a DICOM mask that references another series is an error.
 
 ``strict=True`` makes every error fatal.
 
@@ -38,30 +40,41 @@ This package is the ground floor: it imports nothing else of the project.
 
 from __future__ import annotations
 
-from benchmarks.cohort.cells import NA_TOKENS
-from benchmarks.cohort.image_checks import CHECK_IMAGES
-from benchmarks.cohort.loading import Cohort, load_cohort, validate_cohort
-from benchmarks.cohort.problems import EXCLUDED_COLUMNS, CohortError, Problem, UserError, ValidationReport
-from benchmarks.cohort.schema import ENDPOINT_COLUMNS, SEVERITY_SES_CD_BANDS, severity_from_ses_cd
-from benchmarks.cohort.selection import DEFAULT_SELECTION, RULES, Selection, SelectionError, selection_rules
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "CHECK_IMAGES",
-    "DEFAULT_SELECTION",
-    "ENDPOINT_COLUMNS",
-    "EXCLUDED_COLUMNS",
-    "NA_TOKENS",
-    "RULES",
-    "SEVERITY_SES_CD_BANDS",
-    "Cohort",
-    "CohortError",
-    "Problem",
-    "Selection",
-    "SelectionError",
-    "UserError",
-    "ValidationReport",
-    "load_cohort",
-    "selection_rules",
-    "severity_from_ses_cd",
-    "validate_cohort",
-]
+# Exported names and their modules, imported on first use (PEP 562): a worker that needs only
+# ``imageio`` (radiomics extraction) does not pay for pandas and the validators (~0.25 s per process).
+_EXPORTS = {
+    "NA_TOKENS": "cells",
+    "CHECK_IMAGES": "image_checks",
+    "Cohort": "loading",
+    "load_cohort": "loading",
+    "validate_cohort": "loading",
+    "EXCLUDED_COLUMNS": "problems",
+    "CohortError": "problems",
+    "Problem": "problems",
+    "UserError": "problems",
+    "ValidationReport": "problems",
+    "ENDPOINT_COLUMNS": "schema",
+    "SEVERITY_SES_CD_BANDS": "schema",
+    "severity_from_ses_cd": "schema",
+    "DEFAULT_SELECTION": "selection",
+    "RULES": "selection",
+    "Selection": "selection",
+    "SelectionError": "selection",
+    "selection_rules": "selection",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

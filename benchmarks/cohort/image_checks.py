@@ -144,6 +144,8 @@ def _check_mask(path: Path, image: Path, regions: tuple[Region, ...]) -> MaskChe
     try:
         read = imageio.read_mask(path, image, regions)
         defined = imageio.defined_regions(path) if read.kind != "label" else []
+    except imageio.MaskMismatchError as exc:  # readable, but not for this image or label cell
+        return MaskCheck(None, None, str(exc))
     except imageio.ImageReadError as exc:
         return MaskCheck(None, str(exc))
     fmt = imageio.image_format(path) if read.kind == "label" else read.kind

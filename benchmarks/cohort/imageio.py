@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from benchmarks.cohort.regions import DEFAULT_REGIONS, Region
+from benchmarks.cohort.regions import DEFAULT_REGIONS, SEPARATOR, Region
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 NRRD_SUFFIXES = (".nrrd", ".nhdr")
@@ -50,6 +50,13 @@ NIFTI_FLOAT_DTYPES = {16: "f4", 64: "f8"}
 
 class ImageReadError(Exception):
     """An image (or DICOM series) cannot be read or its data is incomplete."""
+
+
+class MaskMismatchError(ImageReadError):
+    """A readable mask that does not fit its image or its ``label`` cell (another series, structures to
+    name, overlapping regions); the message says what to change."""
+
+    category = "mask mismatch"
 
 
 @dataclass(frozen=True)
@@ -322,7 +329,7 @@ class _SeriesGeometry:
 def _check_series(kind: str, referenced: list[str], series: _SeriesGeometry) -> None:
     """``ImageReadError`` naming both SeriesInstanceUIDs when the mask references another series."""
     if referenced and series.series_uid not in referenced:
-        raise ImageReadError(
+        raise MaskMismatchError(
             f"the {_KIND_NAMES[kind]} references series {', '.join(sorted(set(referenced)))}, but the image "
             f"is series {series.series_uid}: give the mask drawn on this image, or the image series it "
             "references"
@@ -337,7 +344,7 @@ def _compose(arrays: dict[str, np.ndarray], labels: dict[str, int], series: _Ser
         for other, seen in owner.items():
             n = int((seen & arr).sum())
             if n:
-                raise ImageReadError(
+                raise MaskMismatchError(
                     f"regions {other!r} and {name!r} overlap on {n} voxels; a voxel belongs to one region "
                     "of a label image: correct the contours, or give the regions in separate scan rows"
                 )
@@ -415,16 +422,17 @@ def _rtstruct_regions(
     listed = ", ".join(repr(n) for n in contours)
     if regions == DEFAULT_REGIONS and str(DEFAULT_REGIONS[0].key) not in contours:
         if len(contours) > 1:
-            raise ImageReadError(
+            raise MaskMismatchError(
                 f"the RTSTRUCT has {len(contours)} structures ({listed}): name the one(s) to read in the "
-                'label column of imaging.csv, e.g. label = "Bowel wall" or "ileum=Ileum;colon=Colon"'
+                f'label column of imaging.csv, e.g. label = "{next(iter(contours))}" (one structure) or '
+                f'"{SEPARATOR.join(contours)}" (each a region; name them "ileum=Ileum;colon=Colon")'
             )
         keys = {DEFAULT_REGIONS[0].name: next(iter(contours))}
     else:
         keys = {r.name: str(r.key) for r in regions}
         numbers = [r.key for r in regions if r.is_label and str(r.key) not in contours]
         if numbers:
-            raise ImageReadError(
+            raise MaskMismatchError(
                 f"label(s) {numbers} select labels or segments, but this mask is an RTSTRUCT: give "
                 f"structure names in the label column (its structures: {listed})"
             )
@@ -471,7 +479,7 @@ def _seg_regions(path: Path, series: _SeriesGeometry, regions: tuple[Region, ...
     names = [r.key for r in regions if not r.is_label]
     if names:
         listed = ", ".join(f"{n} ({label!r})" for n, label in defined.items())
-        raise ImageReadError(
+        raise MaskMismatchError(
             f"structure names {names} select RTSTRUCT structures, but this mask is a DICOM-SEG: give "
             f"segment numbers in the label column (its segments: {listed})"
         )

@@ -208,6 +208,26 @@ LABEL_HOWTO = (
 """How to configure the mask regions a scan reads (for messages)."""
 
 
+def _label_cell(keys: list[int | float | str]) -> str | None:
+    """The ``label`` cell that reads exactly ``keys`` (one region each), or None when none can."""
+    parts = []
+    for i, key in enumerate(keys):
+        if isinstance(key, float) and not key.is_integer():
+            return None
+        text = str(int(key)) if isinstance(key, (int, float)) else str(key)
+        try:
+            parse_regions(text)
+        except RegionSpecError:
+            text = f"region{i + 1}={text}"  # an RTSTRUCT structure name with other characters
+        parts.append(text)
+    cell = ";".join(parts)
+    wanted = [k if isinstance(k, str) else int(k) for k in keys]
+    try:
+        return cell if [r.key for r in parse_regions(cell)] == wanted else None
+    except RegionSpecError:  # e.g. a structure name holding ';'
+        return None
+
+
 def _show_keys(values: tuple[int | float | str, ...], total: int) -> str:
     more = ", ..." if total > len(values) else ""
     return "[" + ", ".join(repr(v) if isinstance(v, str) else f"{v:g}" for v in values) + more + "]"
@@ -223,7 +243,11 @@ def _mask_warnings(mask: MaskCheck, regions: tuple[Region, ...] = DEFAULT_REGION
     if mask.absent and len(regions) == 1:
         key = regions[0].key
         where = f"labelled {key}" if mask.kind == "label" else f"in {what} {key!r}"
-        out.append(f"mask has no voxel {where} ({present}), so this scan will fail extraction: {LABEL_HOWTO}")
+        cell = _label_cell(list(mask.labels)) if mask.n_labels == len(mask.labels) else None
+        here = f'; here, "{cell}" reads the {what}(s) present' if cell else ""
+        out.append(
+            f"mask has no voxel {where} ({present}), so this scan will fail extraction: {LABEL_HOWTO}{here}"
+        )
     elif mask.absent:
         gone = ", ".join(
             r.name if r.name == str(r.key) else f"{r.name} ({what} {r.key})" for r in mask.absent
@@ -240,9 +264,21 @@ def _mask_warnings(mask: MaskCheck, regions: tuple[Region, ...] = DEFAULT_REGION
     if mask.n_unused and not (mask.absent and len(regions) == 1):  # else said above: it lists what is present
         default = "its only structure" if mask.kind == "rtstruct" else f"{what} 1, the default"
         reads = f'"{format_regions(regions)}"' if regions != DEFAULT_REGIONS else default
+        cell = None
+        if mask.n_unused == len(mask.unused):
+            if regions == DEFAULT_REGIONS and mask.kind == "rtstruct":
+                read_keys = [k for k in mask.labels if k not in mask.unused]
+            else:
+                read_keys = [r.key for r in regions]
+            cell = _label_cell([*read_keys, *mask.unused])
+            if cell is not None and regions != DEFAULT_REGIONS and any(r.name != str(r.key) for r in regions):
+                named = format_regions(regions)  # keep the user's region names, add the unused keys
+                extra = _label_cell(list(mask.unused))
+                cell = f"{named};{extra}" if extra else None
+        here = f'; here, "{cell}" reads them too' if cell else ""
         out.append(
             f"mask has {what}(s) {_show_keys(mask.unused, mask.n_unused)} that the label column does not "
-            f"select (it reads {reads}); they are ignored. To use them, {LABEL_HOWTO}"
+            f"select (it reads {reads}); they are ignored. To use them, {LABEL_HOWTO}{here}"
         )
     if mask.covers_image:
         out.append(

@@ -26,6 +26,7 @@ from benchmarks.experiment.matrix import Cell, build_matrix, largest_first, plan
 from benchmarks.experiment.scoring import metrics_table
 from benchmarks.experiment.taskdata import TaskData, feature_label_checks, prepare_task_data
 from features.progress import progress_bar
+from models.tuning import prepare_storage
 
 
 @dataclass
@@ -160,6 +161,7 @@ def _run_matrix(
         robustness=config.robustness,
     )
     job = CellJob(settings, str(run_dir), config.storage, probe)
+    prepare_storage(config.storage)
     executor = make_executor(config.n_jobs, config.scheduler)
     todo = [c for c in fit_cells if c not in done]
     todo = largest_first(todo) if config.largest_first else todo

@@ -94,6 +94,7 @@ def test_absent_labels_and_empty_masks(two_segments):
     ) as err:
         ext.extract_images(image, mask, label="3")
     assert err.value.category == "label absent" and "'label' column of imaging.csv" in str(err.value)
+    assert "here, '1;2' reads the labels found" in str(err.value)  # the cell to write, not a generic one
     with pytest.raises(ExtractionError, match=r"labels \[3, 4\] absent"):
         ext.extract_images(image, mask, label="3;4")
     empty = sitk.Image(mask.GetSize(), sitk.sitkUInt8)
@@ -112,7 +113,7 @@ def test_geometry_mismatch_says_how_to_resample(two_segments):
     msg = str(err.value)
     assert err.value.category == "geometry mismatch"
     assert "origin (-12.5, 20, -55) differs from the image's (-10, 20, -55)" in msg
-    assert "SimpleITK.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor)" in msg
+    assert "sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0)" in msg
 
 
 def test_aggregate_is_validated():

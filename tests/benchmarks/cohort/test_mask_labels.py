@@ -119,6 +119,30 @@ def test_dicom_masks_in_a_cohort(root: Path, edit_csv, mask: str, label: str, un
     assert stored.tolist() == [label] if label else stored.isna().all()
 
 
+@pytest.mark.parametrize(
+    ("pid", "cells", "suggested"),
+    [
+        ("007", {"label": ""}, '"1;2;3" reads them too'),
+        ("007", {"label": "7"}, '"1;2;3" reads the label(s) present'),
+        ("007", {"label": "ileum=1"}, '"ileum=1;2;3" reads them too'),
+        (
+            "P004",
+            {"image": "images/P004_dicom", "mask": "images/P004_rt.dcm", "label": "wall=Tumour"},
+            '"wall=Tumour;Other" reads them too',
+        ),
+        (
+            "P004",
+            {"image": "images/P004_dicom", "mask": "images/P004_seg.dcm", "label": ""},
+            '"1;2" reads them too',
+        ),
+    ],
+)
+def test_label_warnings_give_the_cell_to_write(root: Path, edit_csv, pid, cells, suggested) -> None:
+    _set(root, edit_csv, pid, **cells)
+    (p,) = _mask_problems(validate_cohort(root), pid)
+    assert p.severity == "warning" and f"here, {suggested}" in p.message
+
+
 def test_rtstruct_structure_absent_or_ambiguous(root: Path, edit_csv) -> None:
     _set(root, edit_csv, "P004", image="images/P004_dicom", mask="images/P004_rt.dcm", label="Colon")
     (p,) = _mask_problems(validate_cohort(root), "P004")
@@ -142,6 +166,27 @@ def test_mask_of_another_series_is_an_error_naming_patient_and_both_series(
     c = load_cohort(root)
     assert not c.availability.at["P004", "imaging"]
     assert (c.excluded[schema.PATIENT_ID] == "P004").any()
+
+
+def test_a_mask_that_does_not_fit_is_not_called_corrupt(root: Path, edit_csv, dicom_scan) -> None:
+    """An RTSTRUCT to name structures of, or of another series, is readable: the message says what to
+    change (the cell to write), not "unreadable or corrupt"; extraction files it as a mask mismatch."""
+    from features.base import ExtractionError
+    from features.imaging import RadiomicsExtractor
+
+    _set(root, edit_csv, "P004", image="images/P004_dicom", mask="images/P004_rt.dcm", label="")
+    (p,) = _mask_problems(validate_cohort(root), "P004")
+    assert p.severity == "error" and "corrupt" not in p.message and "unreadable" not in p.message
+    assert '"Tumour;Other" (each a region' in p.message
+    dicom_scan(root / "images" / "P004_followup", patient="P004", seed=7)
+    _set(root, edit_csv, "P004", image="images/P004_followup", mask="images/P004_seg.dcm")
+    (p,) = _mask_problems(validate_cohort(root), "P004")
+    assert p.message.startswith("the DICOM-SEG references series") and "corrupt" not in p.message
+    with pytest.raises(ExtractionError, match="references series") as err:
+        RadiomicsExtractor().extract_case(
+            root / "images/P004_followup", root / "images/P004_seg.dcm", modality="MR"
+        )
+    assert err.value.category == "mask mismatch"
 
 
 def test_dicom_mask_of_a_nifti_image_is_an_error(root: Path, edit_csv) -> None:

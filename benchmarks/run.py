@@ -155,8 +155,9 @@ def _load_cohort(
         _log("validation found fatal problems; fix them and rerun")
         raise SystemExit(1) from None
     print(cohort.report.format(), flush=True)
-    if run_dir is not None:  # which row each patient's data came from, and why
+    if run_dir is not None:  # which row each patient's data came from and why; what validation left out
         store.write_table(cohort.selection.table, run_dir / store.SELECTION)
+        store.write_table(cohort.excluded.astype({"row": "Int64"}), run_dir / store.EXCLUDED)
     return cohort
 
 

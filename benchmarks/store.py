@@ -60,6 +60,7 @@ CELLS = "cells.parquet"
 COHORT_SUMMARY = "cohort_summary.parquet"
 FEATURE_SUMMARY = "features.parquet"
 FAILURES = "extraction_failures.parquet"
+EXCLUDED = "excluded.parquet"  # rows validation left out: patient, file, row, field, reason
 SELECTION = "selection.parquet"  # the row each patient's scan / reports / questionnaire came from, and why
 FEATURE_CHECKS = "feature_label_checks.parquet"
 ROBUSTNESS = "robustness.parquet"  # fused models' test predictions with modalities withheld ("robust" rows)
@@ -80,7 +81,7 @@ LOCK_FILE = ".cdbench.lock"  # in a run folder: the one writer's lock (benchmark
 QUARANTINE_DIR = "quarantine"  # files that failed their check, set aside with a .reason.txt each
 
 RESULT_TABLES = (PREDICTIONS, METRICS, CELLS, COHORT_SUMMARY, FEATURE_CHECKS, FEATURE_SUMMARY, FAILURES)
-OPTIONAL_TABLES = (ROBUSTNESS,)
+OPTIONAL_TABLES = (ROBUSTNESS, EXCLUDED)
 """Result tables only some runs have (loaded when present, else empty)."""
 RESULT_JSON = (PROVENANCE, TASKS)
 CELL_META_KEY = b"cdbench_cell"

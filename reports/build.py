@@ -44,6 +44,7 @@ from reports.diagnostics import (
     extraction_failures,
     failed_cells,
     missingness_frame,
+    validation_exclusions,
 )
 from reports.evaluation import evaluation_sections
 from reports.latex import FigureEntry, LatexError, Section, compile_pdf, write_report_tex
@@ -209,6 +210,8 @@ def build_report(
     sections.append(Section("Pairwise comparisons", tables=[save(t) for t in comp_tables]))
     if failed_table is not None:
         sections.append(Section("Failed cells", tables=[save(failed_table)]))
+    excluded = validation_exclusions(run)
+    sections.append(Section("Left out by validation", paragraphs=excluded))
     extraction = extraction_failures(run)
     extraction_table = extraction.table()
     sections.append(
@@ -281,6 +284,7 @@ def build_report(
         summary_markdown(
             run["provenance"], headline, perf_tables, comp_tables, failed_table, diagnostics,
             n_boot=n_boot, level=level, adjust=comps.adjust, pdf_error=pdf_error, extraction=extraction,
+            excluded=excluded,
         ),
         out_dir / SUMMARY_MD,
     )  # fmt: skip

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.stats import chi2_contingency
 
 from benchmarks.cohort.schema import MODALITIES
-from benchmarks.store import CELLS, COHORT_SUMMARY, FAILURES, MODEL_KEYS
+from benchmarks.store import CELLS, COHORT_SUMMARY, EXCLUDED, FAILURES, MODEL_KEYS
 from reports.formatting import fmt_num, p_clause
 from reports.tables import Table
 
@@ -508,6 +508,27 @@ def _clip(text: str) -> str:
         return text
     head = EXAMPLE_CHARS // 3
     return f"{text[:head]} ... {text[len(text) - (EXAMPLE_CHARS - head - 5) :]}"
+
+
+SHOWN_IDS = 20
+"""Patient ids listed per file in the sentences on rows left out by validation (all are in the table)."""
+
+
+def validation_exclusions(run: Mapping[str, Any]) -> list[str]:
+    """Sentences on the rows validation left out (``excluded.parquet``): the count per cohort file with the
+    patients concerned, so that a reader of the report alone sees every scan, report or questionnaire
+    that did not reach the features."""
+    frame = run.get(EXCLUDED.split(".")[0])
+    if frame is None or (frame.empty and not len(frame.columns)):
+        return [f"Not recorded: the run folder has no {EXCLUDED} (a run from before it existed)."]
+    if frame.empty:
+        return ["None: validation left out no row and no value."]
+    out = [f"{len(frame)} row(s) or value(s) left out by validation ({EXCLUDED} has every reason):"]
+    for file, g in frame.groupby("file", sort=True):
+        ids = sorted({str(p) for p in g["patient_id"].dropna()})
+        shown = ", ".join(ids[:SHOWN_IDS]) + (f", ... ({len(ids)} patients)" if len(ids) > SHOWN_IDS else "")
+        out.append(f"{file}: {len(g)} ({shown or 'no patient named'}).")
+    return out
 
 
 def extraction_failures(run: Mapping[str, Any]) -> ExtractionFailures:

@@ -76,9 +76,11 @@ def summary_markdown(
     adjust: str,
     pdf_error: str | None = None,
     extraction: ExtractionFailures | None = None,
+    excluded: Sequence[str] = (),
 ) -> str:
     """The text of ``summary.md``; ``pdf_error`` (why pdflatex failed) is stated under the headline;
-    ``extraction`` gives the section "Extraction failures" (counts, and the patients who lost a modality)."""
+    ``extraction`` gives the section "Extraction failures" (counts, and the patients who lost a modality),
+    ``excluded`` the sentences of "Left out by validation"."""
     prov = provenance or {}
     git = prov.get("git", {}) if isinstance(prov.get("git"), dict) else {}
     lines = ["# cdbench run summary", ""]
@@ -105,6 +107,8 @@ def summary_markdown(
         lines += [t.to_markdown(), ""]
     if failed_table is not None:
         lines += ["## Failed cells", "", failed_table.to_markdown(), ""]
+    if excluded:
+        lines += ["## Left out by validation", "", *(f"- {markdown_escape(t)}" for t in excluded), ""]
     if extraction is not None:
         lines += ["## Extraction failures", "", *(f"- {markdown_escape(t)}" for t in extraction.lines()), ""]
         table = extraction.table()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from benchmarks.store import FAILURES
-from reports.diagnostics import diagnose_extraction, extraction_failures
+from reports.diagnostics import diagnose_extraction, extraction_failures, validation_exclusions
 from reports.summary import summary_markdown
 
 COLUMNS = ["patient_id", "extractor", "part", "modality", "category", "reason"]
@@ -88,3 +88,23 @@ def test_an_old_failures_table_and_a_missing_cohort_summary_do_not_hide_the_fail
     assert ext.n_failed == 1 and not ext.named
     assert any("cannot be named" in line for line in ext.lines())
     assert "TypeError: boom" in ext.table().to_markdown()
+
+
+def test_validation_exclusions_are_counted_per_file_with_the_patients() -> None:
+    frame = pd.DataFrame(
+        {
+            "patient_id": ["P2", "P1", "P1", None],
+            "file": ["imaging.csv", "imaging.csv", "pro.csv", "reports.csv"],
+            "row": [3, 2, 5, 7],
+            "field": ["mask", "mask", "cdai_fever", "text"],
+            "reason": ["mask origin differs", "file not found", "outside [0, 1]", "empty text"],
+        }
+    )
+    lines = validation_exclusions({"excluded": frame})
+    assert lines[0].startswith("4 row(s) or value(s) left out by validation")
+    assert "imaging.csv: 2 (P1, P2)." in lines and "pro.csv: 1 (P1)." in lines
+    assert "reports.csv: 1 (no patient named)." in lines
+    assert validation_exclusions({"excluded": frame.iloc[:0]}) == [
+        "None: validation left out no row and no value."
+    ]
+    assert validation_exclusions({"excluded": pd.DataFrame()})[0].startswith("Not recorded")

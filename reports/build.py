@@ -21,6 +21,7 @@ from benchmarks.store import (
     REPORT_FIGURES_DIR,
     REPORT_TABLES_DIR,
     SUMMARY_MD,
+    internal_rows,
     load_run,
     write_csv,
     write_text,
@@ -50,7 +51,7 @@ from reports.evaluation import evaluation_sections
 from reports.latex import FigureEntry, LatexError, Section, compile_pdf, write_report_tex
 from reports.summary import headline_text, summary_markdown, task_headline
 from reports.task_figures import figure_models, task_figures
-from reports.transport import internal_predictions, site_and_robustness_sections
+from reports.transport import site_and_robustness_sections
 from reports.tripod import TRIPOD_MD, tripod_checklist, tripod_markdown, tripod_table
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ def build_report(
     fig_dir.mkdir(parents=True, exist_ok=True)
     run = load_run(run_dir)
     every_prediction = run["predictions"]  # with the site folds and harmonised models: reports.transport
-    run["predictions"] = internal_predictions(every_prediction)  # what every other table reads
+    run["predictions"] = internal_rows(every_prediction)  # what every other table reads
     pred, cells, tasks = run["predictions"], run["cells"], run["tasks"]
 
     # "has a modality": the cohort summary's one definition, for every per-pattern statistic

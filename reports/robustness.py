@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmarks.store import HARMONISE_NONE, MODEL_KEYS, VALIDATION_INTERNAL, proba_columns  # noqa: E402
+from benchmarks.store import MODEL_KEYS, internal_rows, proba_columns  # noqa: E402
 from reports.bootstrap import bootstrap_ci  # noqa: E402
 from reports.delong import delong_ci  # noqa: E402
 from reports.figures import save_figure  # noqa: E402
@@ -35,9 +35,7 @@ def robustness_frame(robust: pd.DataFrame, tasks: dict, *, n_boot: int = 1000, s
     """One row per task, model, withheld set and share withheld (module docstring); empty without data."""
     if robust is None or robust.empty:
         return pd.DataFrame()
-    sub = robust
-    if "validation" in sub:
-        sub = sub[(sub["validation"] == VALIDATION_INTERNAL) & (sub["harmonise"] == HARMONISE_NONE)]
+    sub = internal_rows(robust)
     keys = [*MODEL_KEYS, "withheld", "fraction"]
     pcols = proba_columns(sub)
     pooled = (

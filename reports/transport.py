@@ -36,7 +36,6 @@ from benchmarks.store import (  # noqa: E402
     MODEL_KEYS,
     VALIDATION_EXTERNAL,
     VALIDATION_INTERNAL,
-    internal_rows,
     proba_columns,
 )
 from reports.bootstrap import bootstrap_ci, bootstrap_diff_ci  # noqa: E402
@@ -238,12 +237,6 @@ def sites_note(tasks: dict) -> str:
             f"{task}: {desc}; {info.get('n_without_site', 0)} patient(s) without a site are in no site fold."
         )
     return " ".join(parts)
-
-
-def internal_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
-    """The internal (cross-validated), unharmonised predictions: what every other table of the report
-    reads (the external and harmonised ones are compared here only)."""
-    return internal_rows(predictions)
 
 
 def site_and_robustness_sections(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from benchmarks.store import internal_rows
 from reports.delong import delong_ci
 from reports.transport import (
-    internal_predictions,
     transport_figure,
     transport_frame,
     transport_table,
@@ -82,7 +82,7 @@ def test_a_run_without_site_folds_has_no_transport_rows_and_keeps_all_prediction
     pred, _, _ = _predictions()
     internal = pred[pred["validation"] == "internal"]
     assert transport_frame(internal, {}).empty
-    assert set(internal_predictions(pred)["validation"]) == {"internal"}
-    assert set(internal_predictions(pred)["harmonise"]) == {"none"}
+    assert set(internal_rows(pred)["validation"]) == {"internal"}
+    assert set(internal_rows(pred)["harmonise"]) == {"none"}
     old = internal.drop(columns=["validation", "harmonise"])  # a run written before these columns
-    assert internal_predictions(old) is old and transport_frame(old, {}).empty
+    assert internal_rows(old) is old and transport_frame(old, {}).empty

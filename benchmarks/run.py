@@ -161,10 +161,57 @@ def _load_cohort(
     return cohort
 
 
-def stage_matrix(
-    config: RunConfig, cohort: Any, fs: Any, out: Path, force: bool, timings: dict[str, float]
+def stage_raw(
+    config: RunConfig, cohort: Any, run_dir: Path, cache_dir: Path | None, force: bool = False
 ) -> Any:
-    """Run the matrix and write the cohort summary and provenance beside the results."""
+    """The raw inputs of the models on the raw data (``features.raw``), built through the cache beside the
+    features' when the matrix has such a model (else None). Their failures join the failures table and
+    the console summary: a patient without raw data counts as missing that modality for those models."""
+    from models.registry import uses_raw
+
+    if not any(uses_raw(e, f) for e in config.estimators for f in config.fusions):
+        return None
+    from features.raw import build_raw_inputs
+
+    modalities = sorted({m for s in config.modality_set_names() for m in s.split("+")})
+    raw, failures = build_raw_inputs(
+        cohort,
+        modalities,
+        config.extractor_params,
+        cache_root=store.FeatureCache(cache_dir or run_dir / store.CACHE_DIR, cohort=cohort.root).root,
+        n_jobs=config.n_jobs,
+        params=config.raw_params,
+        progress=True,
+        force=force,
+    )
+    for m in modalities:
+        st = raw.stats.get(m, {})
+        _log(f"raw {m}: {len(raw.paths.get(m, {}))} patients ({st.get('computed', 0)} computed, "
+             f"{st.get('cached', 0)} cached, {st.get('failed', 0)} failed)")  # fmt: skip
+    if len(failures):
+        import pandas as pd
+
+        path = run_dir / store.FAILURES
+        known = pd.read_parquet(path) if path.exists() else failures.iloc[:0]
+        store.write_table(pd.concat([known, failures], ignore_index=True), path)
+        _log(f"{len(failures)} case(s) failed raw-input extraction and count as missing for the deep models; "
+             f"every reason is in {path}")  # fmt: skip
+        for (m, cat), group in failures.groupby(["modality", "category"]):
+            _log(f"  raw {m}, {cat}: {len(group)}, e.g. {_short_reason(group['reason'].iloc[0])}")
+    return raw
+
+
+def stage_matrix(
+    config: RunConfig,
+    cohort: Any,
+    fs: Any,
+    out: Path,
+    force: bool,
+    timings: dict[str, float],
+    raw: Any = None,
+) -> Any:
+    """Run the matrix and write the cohort summary and provenance beside the results (``raw``: the raw
+    inputs of the deep models, from ``stage_raw``)."""
     from benchmarks.experiment.provenance import cohort_identity, cohort_summary, provenance
     from benchmarks.experiment.runner import run_matrix
     from benchmarks.preflight import drop_empty_modalities
@@ -175,7 +222,7 @@ def stage_matrix(
     store.write_table(cohort_summary(cohort, fs.blocks), out / store.COHORT_SUMMARY)
     t = time.perf_counter()
     _log(f"running the model matrix ({config.profile} profile)")
-    outcome = run_matrix(config, cohort.endpoints, fs.blocks, out, force=force, sites=_sites(cohort))
+    outcome = run_matrix(config, cohort.endpoints, fs.blocks, out, force=force, sites=_sites(cohort), raw=raw)
     timings["matrix"] = time.perf_counter() - t
     _log(
         f"matrix: {outcome.n_cells} cells, {outcome.n_skipped} reused, {outcome.n_run} run, "
@@ -186,6 +233,11 @@ def stage_matrix(
         "extraction": fs.provenance(),
         "cells": {"total": outcome.n_cells, "failed": outcome.n_failed},
     }
+    if raw is not None:
+        extra["raw_inputs"] = {
+            m: {"n_patients": len(raw.paths.get(m, {})), **dict(raw.info.get(m, {})),
+                **dict(raw.stats.get(m, {}))} for m in raw.paths
+        }  # fmt: skip
     store.write_json(provenance(config, timings, extra), out / store.PROVENANCE)
     return outcome
 
@@ -210,8 +262,12 @@ def run_all(args: argparse.Namespace, config: RunConfig) -> int:
     _log("extracting features")
     fs = _features(args, config, cohort, out)
     timings["features"] = time.perf_counter() - t
+    t = time.perf_counter()
+    raw = _raw(args, config, cohort, out)
+    if raw is not None:
+        timings["raw_inputs"] = time.perf_counter() - t
 
-    outcome = stage_matrix(config, cohort, fs, out, args.force, timings)
+    outcome = stage_matrix(config, cohort, fs, out, args.force, timings, raw)
 
     t = time.perf_counter()
     _log("building tables, figures and report")
@@ -251,6 +307,10 @@ def _features(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Pat
         force=args.force,
         scheduler=config.scheduler,
     )
+
+
+def _raw(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path) -> Any:
+    return stage_raw(config, cohort, out, Path(args.cache) if args.cache else None, args.force)
 
 
 def stage_report(run_dir: Path, **statistics: Any) -> Any:
@@ -476,7 +536,7 @@ def _run_stages(args: argparse.Namespace, config: RunConfig) -> int:
         _check_tasks(config, cohort)
     fs = _features(args, config, cohort, out)
     if args.command == "matrix":
-        outcome = stage_matrix(config, cohort, fs, out, args.force, {})
+        outcome = stage_matrix(config, cohort, fs, out, args.force, {}, _raw(args, config, cohort, out))
         return 1 if outcome.n_failed else 0
     return 0
 

@@ -121,7 +121,6 @@ MODEL_KEYS = ("task", "modality_set", "estimator", "fusion")
 BASELINE_SET = NO_MODALITY
 """Modality set of the prior-only reference model (no features)."""
 BASELINE_ESTIMATOR = "prior"
-HYBRID_ESTIMATOR = "hybrid"
 """Estimator name of hybrid-fusion cells: the network is the estimator."""
 SINGLE_FUSION = "single"
 PREDICTION_COLUMNS = [

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.pipeline import Pipeline
 
 from models import foldwork, harmonise
 from models.blocks import block_availability, select_modalities
 from models.fusion import LateFusionClassifier, SingleModalityClassifier, combine_late
-from models.hybrid import HybridFusionClassifier
-from models.registry import get_estimator_spec, get_fusion_spec, make_pipeline, search_space_of
+from models.registry import (
+    get_estimator_spec,
+    get_fusion_spec,
+    make_network_pipeline,
+    make_pipeline,
+    search_space_of,
+    uses_raw,
+)
 from models.tuning import inner_folds, predict_aligned, tune
 
 
@@ -32,17 +39,6 @@ class CellFit:
     predict_seconds: float
     n_trials: int
     model: BaseEstimator | None = None  # the refitted model that predicted the test part
-
-
-def make_hybrid_pipeline(
-    fusion: str, *, seed: int, params: dict[str, Any] | None = None, probe: BaseEstimator | None = None
-) -> Pipeline:
-    """``[probe] -> clf (HybridFusionClassifier)``; the network does its own per-block preprocessing."""
-    steps: list[tuple[str, Any]] = [("probe", clone(probe))] if probe is not None else []
-    pipe = Pipeline([*steps, ("clf", HybridFusionClassifier(fusion=fusion, random_state=seed))])
-    if params:
-        pipe.set_params(**params)
-    return pipe
 
 
 def _check_inputs(X_train: Any, y_train: Any, X_test: Any, n_classes: int) -> np.ndarray:
@@ -99,6 +95,8 @@ def fit_predict_cell(
     share_fold_work: bool = True,
     harmonised: list[str] | tuple[str, ...] = (),
     sites: pd.Series | None = None,
+    raw: Any = None,
+    network_params: dict[str, Any] | None = None,
 ) -> CellFit:
     """Tune on the training part (inner grouped CV), refit on all of it, predict the test part.
 
@@ -115,6 +113,11 @@ def fit_predict_cell(
 
     ``harmonised`` modalities are harmonised by ``sites`` (patient id -> site) with ComBat inside every fit
     (``models.harmonise``: fitted on that fit's training rows only; unseen sites pass unchanged).
+
+    ``raw`` (``features.raw.RawInputs``) is where a model on the raw data (``models.registry.uses_raw``)
+    finds each patient's images, report states and diary, by the patient ids of the frames it is given;
+    ``network_params`` (e.g. ``{"clf__max_epochs": 8}``) are fixed pipeline parameters of such a model,
+    applied under every trial's and kept in ``best_params``.
     """
     y = _check_inputs(X_train, y_train, X_test, n_classes)
     spec = get_fusion_spec(fusion)
@@ -123,6 +126,10 @@ def fit_predict_cell(
         raise ValueError(f"fusion 'single' takes exactly one modality, got {modalities}")
     if spec.kind != "hybrid":
         get_estimator_spec(estimator)
+    raw_cell = uses_raw(estimator, fusion)
+    if raw_cell and raw is None:
+        raise ValueError(f"{estimator}/{fusion} learns from the raw data: pass the raw inputs (raw=...)")
+    fixed = dict(network_params or {}) if raw_cell else {}
     Xtr = select_modalities(X_train, modalities)
     Xte = X_test.loc[:, Xtr.columns]
     if share_fold_work:
@@ -135,6 +142,7 @@ def fit_predict_cell(
         warnings.catch_warnings(),
         foldwork.sharing(share_fold_work),
         harmonise.harmonising(harmonised, sites),
+        _raw_inputs(raw if raw_cell else None),
     ):
         warnings.simplefilter("ignore", ConvergenceWarning)
         if spec.kind in ("early", "hybrid"):
@@ -148,9 +156,7 @@ def fit_predict_cell(
             else:
 
                 def make(params: dict[str, Any]) -> BaseEstimator:
-                    return make_hybrid_pipeline(
-                        spec.method or "concat", seed=seed, params=params, probe=probe
-                    )
+                    return make_network_pipeline(fusion, seed=seed, params={**params, **fixed}, probe=probe)
 
             result = tune(
                 make, space, Xtr, y, classes=classes, n_trials=n_trials, inner_splits=inner_splits, seed=seed,
@@ -162,7 +168,7 @@ def fit_predict_cell(
             proba = predict_aligned(model, Xte, classes)
             return CellFit(
                 proba,
-                result.best_params,
+                {**result.best_params, **fixed},
                 result.train_oof,
                 fit_seconds,
                 time.perf_counter() - t0,
@@ -184,14 +190,14 @@ def fit_predict_cell(
             sub = Xtr.loc[has, [c for c in Xtr.columns if c.startswith(f"{m}:")]]
 
             def make(params: dict[str, Any]) -> BaseEstimator:
-                return make_pipeline(estimator, seed=seed, params=params, probe=probe)
+                return make_pipeline(estimator, seed=seed, params={**params, **fixed}, probe=probe)
 
             suffix = "" if spec.kind == "single" else f"/{m}"
             result = tune(
                 make, space, sub, y[has], classes=classes, n_trials=n_trials, inner_splits=inner_splits, seed=seed,
                 storage=storage, study_name=_study(study_name, suffix), return_train_oof=need_oof,
             )  # fmt: skip
-            best[m] = result.best_params
+            best[m] = {**result.best_params, **fixed}
             total_trials += result.n_trials
             if need_oof:
                 full = np.full((len(Xtr), n_classes), np.nan)
@@ -227,6 +233,18 @@ def fit_predict_cell(
             else None
         )
         return CellFit(proba, best, cross, fit_seconds, predict_seconds, total_trials, late)
+
+
+@contextmanager
+def _raw_inputs(raw: Any) -> Iterator[None]:
+    """The raw inputs the deep models of this fit read (``models.deep.using_raw``); nothing without."""
+    if raw is None:
+        yield
+        return
+    from models.deep import using_raw  # torch and MONAI load only for cells on the raw data
+
+    with using_raw(raw):
+        yield
 
 
 def _cross_fitted_late(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import RandomForestClassifier
@@ -203,3 +204,21 @@ def space_mlp(trial: Any) -> dict[str, Any]:
         "clf__weight_decay": trial.suggest_float("clf__weight_decay", 1e-6, 1e-2, log=True),
         **space_select(trial),
     }
+
+
+def make_deep(seed: int) -> BaseEstimator:
+    from models.deep import DeepClassifier  # torch and MONAI load only when a deep model is built
+
+    return DeepClassifier(random_state=seed)
+
+
+def make_attention(seed: int) -> BaseEstimator:
+    from models.deep import AttentionFusionClassifier
+
+    return AttentionFusionClassifier(random_state=seed)
+
+
+def space_deep(trial: Any) -> dict[str, Any]:
+    from models.deep import space_deep as space
+
+    return space(trial)

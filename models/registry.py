@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline
 
 from models import estimators as E
-from models.hybrid import space_hybrid
+from models.hybrid import HybridFusionClassifier, space_hybrid
 from models.preprocess import BlockPreprocessor, SelectTopK
 from models.tuning import probe_space
+
+HYBRID_ESTIMATOR = "hybrid"
+"""The estimator column of the hybrid networks' cells (they have no estimator of their own)."""
 
 
 @dataclass(frozen=True)
@@ -25,12 +29,18 @@ class EstimatorSpec:
 
     ``cost``: its rough tuning time per modality relative to enet (measured on the smoke cohort); it only
     orders the cells submitted to the workers (largest first), never what they compute.
+
+    ``raw``: the estimator learns from the raw inputs (images, report tokens, diaries: ``features.raw``)
+    found by patient id, not from the fixed features: its pipeline is ``[probe] -> clf`` on the
+    patient-indexed frame, and it has no early fusion (the intermediate fusion of raw encoders is the
+    ``attention`` fusion).
     """
 
     make: Callable[[int], BaseEstimator]
     space: Callable[[Any], dict[str, Any]]
     description: str = ""
     cost: float = 1.0
+    raw: bool = False
 
 
 ESTIMATORS: dict[str, EstimatorSpec] = {
@@ -40,22 +50,37 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
     "rf": EstimatorSpec(E.make_rf, E.space_rf, "random forest", 25.0),
     "xgb": EstimatorSpec(E.make_xgb, E.space_xgb, "XGBoost (hist, n_jobs=1)", 2.5),
     "mlp": EstimatorSpec(E.make_mlp, E.space_mlp, "torch MLP with early stopping", 18.0),
+    "deep": EstimatorSpec(
+        E.make_deep,
+        E.space_deep,
+        "deep network on the raw data: 3D CNN (imaging), fine-tuned MiniLM (text), GRU (diary)",
+        60.0,
+        raw=True,
+    ),
 }
+
+
+def make_hybrid(fusion: str, seed: int) -> BaseEstimator:
+    """The hybrid network on fixed features, ``fusion`` concat or gated."""
+    return HybridFusionClassifier(fusion=fusion, random_state=seed)
 
 
 @dataclass(frozen=True)
 class FusionSpec:
     """How modality blocks are combined: kind is single | early | late | hybrid.
 
-    A hybrid fusion is a network of its own: its ``space`` replaces the estimator's, its ``cost`` the
-    estimator's (``EstimatorSpec.cost``).
+    A hybrid fusion is a network of its own: ``make`` (seed -> unfitted classifier on the patient-indexed
+    frame) builds it, its ``space`` replaces the estimator's, its ``cost`` the estimator's
+    (``EstimatorSpec.cost``), and ``estimator`` is the name its cells carry in the estimator column.
     """
 
     kind: str
-    method: str | None = None  # late: mean | weighted | stacked; hybrid: concat | gated
+    method: str | None = None  # late: mean | weighted | stacked; hybrid: concat | gated | attention
     description: str = ""
     space: Callable[[Any], dict[str, Any]] | None = None
     cost: float | None = None
+    make: Callable[[int], BaseEstimator] | None = None
+    estimator: str | None = None
 
 
 FUSIONS: dict[str, FusionSpec] = {
@@ -69,12 +94,28 @@ FUSIONS: dict[str, FusionSpec] = {
         "late", "stacked", "logistic meta-learner on out-of-fold per-modality probabilities"
     ),
     "hybrid_concat": FusionSpec(
-        "hybrid", "concat", "torch encoders per modality, concatenated embeddings", space_hybrid, 6.0
+        "hybrid", "concat", "torch encoders per modality, concatenated embeddings", space_hybrid, 6.0,
+        partial(make_hybrid, "concat"), HYBRID_ESTIMATOR,
     ),
     "hybrid_gated": FusionSpec(
-        "hybrid", "gated", "torch encoders per modality, attention-gated embeddings", space_hybrid, 6.0
+        "hybrid", "gated", "torch encoders per modality, attention-gated embeddings", space_hybrid, 6.0,
+        partial(make_hybrid, "gated"), HYBRID_ESTIMATOR,
     ),
-}
+    "attention": FusionSpec(
+        "hybrid", "attention",
+        "deep encoders on the raw data per modality, cross-modal attention over modality tokens "
+        "(learned token for a missing modality, modality dropout)",
+        E.space_deep, 150.0, E.make_attention, "deep",
+    ),
+}  # fmt: skip
+
+
+def uses_raw(estimator: str, fusion: str) -> bool:
+    """Whether a cell learns from the raw inputs (a raw estimator, or a fusion network of raw encoders)."""
+    spec = FUSIONS.get(fusion)
+    if spec is not None and spec.kind == "hybrid":
+        return spec.estimator in ESTIMATORS and ESTIMATORS[spec.estimator].raw
+    return estimator in ESTIMATORS and ESTIMATORS[estimator].raw
 
 
 def get_estimator_spec(name: str) -> EstimatorSpec:
@@ -127,6 +168,10 @@ def make_pipeline(
     steps: list[tuple[str, Any]] = []
     if probe is not None:
         steps.append(("probe", clone(probe)))
+    if spec.raw:
+        if missing_indicators:
+            raise ValueError(f"estimator {estimator!r} learns from the raw data and has no early fusion")
+        return _with_params(Pipeline([*steps, ("clf", spec.make(seed))]), params)
     steps += [
         (
             "prep",
@@ -135,7 +180,21 @@ def make_pipeline(
         ("select", SelectTopK(None)),
         ("clf", spec.make(seed)),
     ]
-    pipe = Pipeline(steps)
+    return _with_params(Pipeline(steps), params)
+
+
+def make_network_pipeline(
+    fusion: str, *, seed: int, params: dict[str, Any] | None = None, probe: BaseEstimator | None = None
+) -> Pipeline:
+    """``[probe] -> clf`` for a hybrid fusion network (it does its own per-block preprocessing)."""
+    spec = get_fusion_spec(fusion)
+    if spec.make is None:
+        raise ValueError(f"fusion {fusion!r} is not a network of its own")
+    steps: list[tuple[str, Any]] = [("probe", clone(probe))] if probe is not None else []
+    return _with_params(Pipeline([*steps, ("clf", spec.make(seed))]), params)
+
+
+def _with_params(pipe: Pipeline, params: dict[str, Any] | None) -> Pipeline:
     if params:
         pipe.set_params(**params)
     return pipe

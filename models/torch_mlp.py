@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,49 +82,127 @@ def train_network(
     val_fraction: float,
     seed: int,
     device: torch.device,
+    augment: Callable[[list[torch.Tensor], torch.Generator], list[torch.Tensor]] | None = None,
+    epoch_seconds: list[float] | None = None,
+    eval_batch_size: int | None = None,
+    mixed_precision: bool = False,
+    progress: str | None = None,
+    param_groups: list[dict[str, Any]] | None = None,
 ) -> tuple[nn.Module, int]:
     """Adam + cross-entropy with early stopping on a validation split of the training rows.
 
     ``inputs`` are row-aligned tensors (already on ``device``); ``forward(model, batch, training)``
     returns logits. The weights of the epoch with the lowest validation loss are restored. Returns the
     model and the number of epochs run.
+
+    Optional hooks (the defaults leave the loop exactly as it was): ``augment(batch, generator)`` returns
+    an augmented training batch (never applied to validation rows; its generator is seeded from ``seed``
+    apart from the one that shuffles, so the row order does not depend on it); ``epoch_seconds`` gets
+    each epoch's wall time appended; ``eval_batch_size`` computes the validation loss in chunks of that
+    many rows; ``mixed_precision`` uses autocast (bfloat16 where supported, else float16 with a gradient
+    scaler) when ``device`` is CUDA and is ignored on CPU; ``progress`` (a description) shows a bar over
+    epochs (``features.progress.progress_bar``); ``param_groups`` (Adam's parameter groups, e.g. a smaller
+    ``lr`` for pretrained layers) replaces ``model.parameters()``.
     """
     train_idx, val_idx = validation_split(y, val_fraction, seed)
     target = torch.as_tensor(y, dtype=torch.long, device=device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    params = model.parameters() if param_groups is None else param_groups
+    optimiser = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
+    augment_generator = torch.Generator().manual_seed(seed + 1) if augment is not None else None
+    autocast, scaler = _mixed_precision(device, mixed_precision)
     best_loss, best_state, stale = np.inf, _snapshot(model), 0
     train_t = torch.as_tensor(train_idx, dtype=torch.long)
     epochs = 0
-    for _epoch in range(max_epochs):
-        epochs += 1
-        model.train()
-        order = train_t[torch.randperm(len(train_t), generator=generator)].to(device)
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            if len(batch) < 2 and len(order) >= 2:
-                continue  # a 1-row batch carries no useful gradient and can break normalisation layers
-            optimiser.zero_grad()
-            loss = loss_fn(forward(model, [t[batch] for t in inputs], True), target[batch])
-            loss.backward()
-            optimiser.step()
-        if val_idx is None:
-            continue
-        model.eval()
-        with torch.no_grad():
-            v = torch.as_tensor(val_idx, dtype=torch.long, device=device)
-            val_loss = float(loss_fn(forward(model, [t[v] for t in inputs], False), target[v]))
-        if val_loss < best_loss - 1e-6:
-            best_loss, best_state, stale = val_loss, _snapshot(model), 0
-        else:
-            stale += 1
-            if stale >= patience:
+    bar = _epoch_bar(max_epochs, progress)
+    try:
+        for _epoch in range(max_epochs):
+            started = time.perf_counter()
+            epochs += 1
+            model.train()
+            order = train_t[torch.randperm(len(train_t), generator=generator)].to(device)
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                if len(batch) < 2 and len(order) >= 2:
+                    continue  # a 1-row batch carries no useful gradient and can break normalisation layers
+                optimiser.zero_grad()
+                rows = [t[batch] for t in inputs]
+                if augment is not None:
+                    rows = augment(rows, augment_generator)  # type: ignore[arg-type]
+                with autocast():
+                    loss = loss_fn(forward(model, rows, True), target[batch])
+                if scaler is None:
+                    loss.backward()
+                    optimiser.step()
+                else:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimiser)
+                    scaler.update()
+            stop = False
+            if val_idx is not None:
+                model.eval()
+                with torch.no_grad(), autocast():
+                    val_loss = _validation_loss(
+                        model, inputs, target, val_idx, forward, loss_fn, eval_batch_size
+                    )
+                if val_loss < best_loss - 1e-6:
+                    best_loss, best_state, stale = val_loss, _snapshot(model), 0
+                else:
+                    stale += 1
+                    stop = stale >= patience
+            if epoch_seconds is not None:
+                epoch_seconds.append(time.perf_counter() - started)
+            if bar is not None:
+                bar.update(1)
+            if stop:
                 break
+    finally:
+        if bar is not None:
+            bar.close()
     if val_idx is not None:
         model.load_state_dict(best_state)
     model.eval()
     return model, epochs
+
+
+def _validation_loss(
+    model: nn.Module,
+    inputs: Sequence[torch.Tensor],
+    target: torch.Tensor,
+    val_idx: np.ndarray,
+    forward: Callable[[nn.Module, list[torch.Tensor], bool], torch.Tensor],
+    loss_fn: nn.Module,
+    chunk: int | None,
+) -> float:
+    device = target.device
+    if chunk is None or chunk >= len(val_idx):
+        v = torch.as_tensor(val_idx, dtype=torch.long, device=device)
+        return float(loss_fn(forward(model, [t[v] for t in inputs], False), target[v]))
+    total = 0.0
+    for start in range(0, len(val_idx), chunk):
+        v = torch.as_tensor(val_idx[start : start + chunk], dtype=torch.long, device=device)
+        total += float(loss_fn(forward(model, [t[v] for t in inputs], False).float(), target[v])) * len(v)
+    return total / len(val_idx)
+
+
+def _mixed_precision(
+    device: torch.device, enabled: bool
+) -> tuple[Callable[[], contextlib.AbstractContextManager], torch.amp.GradScaler | None]:
+    """The autocast context factory and gradient scaler of a fit (no-ops unless CUDA and ``enabled``)."""
+    if not enabled or device.type != "cuda":
+        return contextlib.nullcontext, None
+    if torch.cuda.is_bf16_supported():
+        return (lambda: torch.autocast("cuda", dtype=torch.bfloat16)), None
+    return (lambda: torch.autocast("cuda", dtype=torch.float16)), torch.amp.GradScaler("cuda")
+
+
+def _epoch_bar(total: int, desc: str | None) -> Any:
+    if desc is None:
+        return None
+    from features.progress import progress_bar
+
+    return progress_bar(total, desc, "epoch", leave=False)
 
 
 def validate_fit(est: BaseEstimator, X: object, y: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

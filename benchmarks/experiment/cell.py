@@ -17,6 +17,7 @@ nested (the 25% are among the 50%).
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import traceback
@@ -56,6 +57,7 @@ class CellSettings:
     study_prefix: str  # studies are named "<prefix>/<cell id>"
     share_fold_work: bool = True
     robustness: bool = False  # fused cells also predict with modalities withheld (module docstring)
+    network_params: dict[str, Any] | None = None  # fixed parameters of the deep networks (clf__*)
 
     def study_name(self, cell: Cell) -> str:
         return f"{self.study_prefix}/{cell.cell_id}"
@@ -281,7 +283,10 @@ def _fit_tuned(
         share_fold_work=settings.share_fold_work,
         harmonised=cell.harmonised,
         sites=data.sites,
+        raw=data.raw,
+        network_params=settings.network_params,
     )
+    meta.update(deep_meta(fit.model))
     meta.update(
         search_space=json.dumps(search_space(cell), sort_keys=True),
         best_params=json.dumps(fit.best_params, sort_keys=True, default=str),
@@ -302,6 +307,15 @@ def _fit_tuned(
         return predict_aligned(fit.model, Xm, classes)
 
     return pd.concat(frames, ignore_index=True), predict
+
+
+def deep_meta(model: Any) -> dict[str, Any]:
+    """Epochs, seconds per epoch and device of the deep networks in a fitted model (none: nothing)."""
+    if model is None or "models.deep" not in sys.modules:
+        return {}  # no deep network was built in this process for this model
+    from models.deep import deep_stats
+
+    return deep_stats(model)
 
 
 def withheld_sets(modalities: list[str]) -> list[tuple[str, ...]]:

@@ -26,7 +26,7 @@ class ConfigError(UserError, ValueError):
 
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
-PROFILES = ("smoke", "default")
+PROFILES = ("smoke", "default", "deep")
 VALIDATIONS = ("cv", "site")
 
 
@@ -117,6 +117,10 @@ class RunConfig:
     harmonise: list[str] = field(default_factory=list)
     # AUC with modalities withheld from a share of the test patients, computed in each fused cell
     robustness: bool = False
+    # models on the raw data (estimator "deep", fusion "attention"): fixed parameters of their networks
+    # (e.g. max_epochs) and of the raw inputs they read, per modality (features.raw.build_raw_inputs)
+    deep_params: dict[str, Any] = field(default_factory=dict)
+    raw_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     # execution only: not part of the identity of the results
     n_jobs: int = field(default_factory=usable_cores)  # every usable core (affinity, cgroup quota)
     scheduler: str | None = None
@@ -147,6 +151,9 @@ class RunConfig:
         unknown = sorted(set(self.harmonise) - set(MODALITIES))
         if unknown:
             raise ConfigError(f"harmonise: unknown modalities {unknown}; choose from {list(MODALITIES)}")
+        unknown = sorted(set(self.raw_params) - set(MODALITIES))
+        if unknown:
+            raise ConfigError(f"raw_params: unknown modalities {unknown}; choose from {list(MODALITIES)}")
         try:
             self.selection = selection_rules(self.selection)
         except SelectionError as exc:
@@ -157,6 +164,10 @@ class RunConfig:
         if self.modality_sets == "all":
             return [modality_set_name(c) for k in (1, 2, 3) for c in combinations(MODALITIES, k)]
         return [modality_set_name(s.split("+")) for s in self.modality_sets]
+
+    def network_params(self) -> dict[str, Any]:
+        """``deep_params`` as pipeline parameters of the deep networks (``clf__<name>``)."""
+        return {f"clf__{k}": v for k, v in self.deep_params.items()}
 
     def task_defs(self) -> dict[str, TaskDef]:
         known = load_tasks(self.tasks_file)

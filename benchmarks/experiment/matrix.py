@@ -17,8 +17,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
-from benchmarks.store import BASELINE_ESTIMATOR, BASELINE_SET, HYBRID_ESTIMATOR, SINGLE_FUSION
-from models.registry import FUSIONS, cost_of
+from benchmarks.store import BASELINE_ESTIMATOR, BASELINE_SET, SINGLE_FUSION
+from models.registry import ESTIMATORS, FUSIONS, cost_of
 
 LATE_FUSIONS = tuple(name for name, spec in FUSIONS.items() if spec.kind == "late")
 HYBRID_FUSIONS = tuple(name for name, spec in FUSIONS.items() if spec.kind == "hybrid")
@@ -115,7 +115,9 @@ def build_matrix(
     """All cells of the matrix, in a stable order.
 
     Single-modality sets take the fusion "single"; sets of two or more take every other fusion.
-    Hybrid fusion is a network of its own, so it appears once per set with estimator "hybrid".
+    A hybrid fusion is a network of its own, so it appears once per set with its registered estimator
+    name ("hybrid", or "deep" for the attention fusion of raw encoders). An estimator on the raw data
+    (``EstimatorSpec.raw``) has no early fusion: that pairing is not a cell.
     ``site_folds`` (task -> number of site folds) adds the external cells of each task (repeat 0).
     ``harmonise`` adds, for every external cell reading one of these modalities, the same cell harmonised
     (what the report compares: the external AUC with and without harmonisation).
@@ -131,8 +133,10 @@ def build_matrix(
             for mset in modality_sets:
                 n_mod = mset.count("+") + 1
                 for fusion in [SINGLE_FUSION] if n_mod == 1 else multi:
-                    ests = [HYBRID_ESTIMATOR] if fusion in HYBRID_FUSIONS else estimators
+                    ests = [FUSIONS[fusion].estimator] if fusion in HYBRID_FUSIONS else estimators
                     for est in ests:
+                        if fusion == "early" and est in ESTIMATORS and ESTIMATORS[est].raw:
+                            continue
                         cell = Cell(task, mset, est, fusion, r, k, validation)
                         cells.add(cell)
                         tag = harmonise_tag(cell.modalities, harmonise)

@@ -42,6 +42,8 @@ TRACKED_LIBRARIES = (
     "negspacy",
     "lingua-language-detector",
     "sentence-transformers",
+    "transformers",
+    "monai",
     "statsmodels",
     "dask",
     "distributed",
@@ -99,6 +101,16 @@ def cohort_identity(cohort: Any) -> dict[str, Any]:
     }
 
 
+def accelerator() -> dict[str, Any]:
+    """The device the torch networks train on (``device="auto"``: CUDA when present, else CPU), and the GPU's
+    name when there is one. Each cell on a network also records its own ``device``."""
+    import torch
+
+    if torch.cuda.is_available():
+        return {"device": "cuda", "name": torch.cuda.get_device_name(0), "cuda": torch.version.cuda}
+    return {"device": "cpu", "torch_threads_per_cell": 1}
+
+
 def provenance(
     config: RunConfig, timings: dict[str, float], extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -116,6 +128,7 @@ def provenance(
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "accelerator": accelerator(),
         "git": git_commit(),
         "code_version": code_version(),
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},

@@ -59,11 +59,12 @@ def task_datas(
     endpoints: pd.DataFrame,
     blocks: dict[str, pd.DataFrame],
     sites: pd.Series | None = None,
+    raw: Any = None,
 ) -> dict[str, TaskData]:
     """The data of every configured task, keyed so that finished cells are reused only when valid.
 
     ``sites`` (patient id -> site, patients.csv's ``site`` column) is needed by ``validation="site"`` and
-    by ``harmonise``.
+    by ``harmonise``; ``raw`` (``features.raw.RawInputs``) by the models on the raw data.
     """
     if config.harmonise and (sites is None or not sites.notna().any()):
         raise ConfigError(
@@ -71,7 +72,7 @@ def task_datas(
             "fill it in or leave harmonise out of the configuration"
         )
     identity = config.config_hash() + code_version()
-    return {
+    datas = {
         name: prepare_task_data(
             task,
             endpoints,
@@ -88,6 +89,9 @@ def task_datas(
         )
         for name, task in config.task_defs().items()
     }
+    for data in datas.values():
+        data.raw = raw
+    return datas
 
 
 def run_matrix(
@@ -101,14 +105,16 @@ def run_matrix(
     probe: Any = None,
     only: Iterable[Cell] | None = None,
     sites: pd.Series | None = None,
+    raw: Any = None,
 ) -> MatrixOutcome:
     """Run every cell not yet done (all with ``force``), then consolidate the result tables.
 
-    ``sites``: patient id -> site (for ``validation="site"`` and ``harmonise``). Holds the run folder
+    ``sites``: patient id -> site (for ``validation="site"`` and ``harmonise``); ``raw``: the raw inputs
+    of the models on the raw data (``features.raw.RawInputs``). Holds the run folder
     (``store.open_run``: its marker and exclusive lock, reentrant) throughout.
     """
     with store.open_run(run_dir) as run_dir:
-        return _run_matrix(config, endpoints, blocks, run_dir, force, progress, probe, only, sites)
+        return _run_matrix(config, endpoints, blocks, run_dir, force, progress, probe, only, sites, raw)
 
 
 def _run_matrix(
@@ -121,9 +127,10 @@ def _run_matrix(
     probe: Any,
     only: Iterable[Cell] | None,
     sites: pd.Series | None = None,
+    raw: Any = None,
 ) -> MatrixOutcome:
     start = time.perf_counter()
-    datas = task_datas(config, endpoints, blocks, sites)
+    datas = task_datas(config, endpoints, blocks, sites, raw)
     store.write_table(feature_label_checks(datas), run_dir / store.FEATURE_CHECKS)
     fit_cells, late_cells = plan_cells(matrix_of(config, datas), config.late_fusion)
     if only is not None:
@@ -159,6 +166,7 @@ def _run_matrix(
         study_prefix=config.config_hash(),
         share_fold_work=config.share_fold_work,
         robustness=config.robustness,
+        network_params=config.network_params(),
     )
     job = CellJob(settings, str(run_dir), config.storage, probe)
     prepare_storage(config.storage)

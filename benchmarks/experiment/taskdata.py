@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from benchmarks.experiment.code_hash import digest
 from benchmarks.experiment.config import ConfigError, TaskDef
 from benchmarks.experiment.matrix import Cell, split_seed
 from models.blocks import SEPARATOR, block_availability, split_blocks
+from models.registry import uses_raw
 
 SEPARATION_REPORTED = 0.9
 """Univariate AUC (either direction) from which a feature is listed in the feature-label checks."""
@@ -46,11 +48,14 @@ class TaskData:
     sites: pd.Series | None = None  # site per patient (same index as y; NaN: none recorded)
     site_folds: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)  # external folds
     site_fold_sites: list[tuple[list[str], list[str]]] = field(default_factory=list)  # (train, test) sites
+    raw: Any = None  # features.raw.RawInputs: images, report states, diaries for models on the raw data
 
     def key(self, cell: Cell) -> str:
         """A finished cell is reused only under the same config, labels and blocks of its modalities (and,
         for a site fold or a harmonised cell, the same sites)."""
         parts = [self.keys[""], *(self.keys[m] for m in cell.modalities)]
+        if uses_raw(cell.estimator, cell.fusion):
+            parts += [raw_key(self.raw, cell.modalities)]
         if cell.is_external or cell.harmonised:
             parts += [cell.validation, cell.harmonise, self.keys.get("site", "")]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
@@ -91,6 +96,16 @@ class TaskData:
                           "n_test": int(len(te)), "test_class_counts": _counts(self.y.iloc[te])})  # fmt: skip
         assert self.sites is not None
         return {"site_folds": folds, "n_without_site": int(self.sites.isna().sum())}
+
+
+def raw_key(raw: Any, modalities: list[str]) -> str:
+    """A digest of the raw inputs of ``modalities``: their recipes and each patient's record (content-addressed
+    paths), so a cell on the raw data is reused only for the same raw data."""
+    if raw is None:
+        return "no raw inputs"
+    items = [[m, sorted(raw.paths.get(m, {}).items()), sorted(map(str, raw.info.get(m, {}).items()))]
+             for m in modalities]  # fmt: skip
+    return digest("raw", np.zeros(0), items)
 
 
 def _counts(y: pd.Series) -> dict[str, int]:

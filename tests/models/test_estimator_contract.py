@@ -19,7 +19,8 @@ from models.blocks import block_availability
 from models.registry import ESTIMATORS, make_pipeline
 from models.tuning import SpaceProbe
 
-NAMES = sorted(ESTIMATORS)
+NAMES = sorted(name for name, spec in ESTIMATORS.items() if not spec.raw)
+RAW_NAMES = sorted(name for name, spec in ESTIMATORS.items() if spec.raw)
 FAST = {
     "rf": {"clf__n_estimators": 30},
     "xgb": {"clf__n_estimators": 30},
@@ -121,3 +122,60 @@ def test_search_space_parameters_fit_with_a_missing_block(name: str, split) -> N
         accepted = pipe.get_params()
         assert all(accepted[key] == value for key, value in params.items())
         _assert_probabilities(pipe.fit(Xtr, ytr).predict_proba(Xte), len(Xte), 2)
+
+
+# --- estimators on the raw data (EstimatorSpec.raw): the same contract on a patient-indexed frame whose
+# patients' images, report states and diaries come from a raw-inputs handle (a fake of features.raw's)
+RAW_FAST = {"clf__max_epochs": 2, "clf__progress": False}
+
+
+@pytest.fixture(scope="module")
+def raw_cohort():
+    from models.deep import using_raw
+    from tests.models.deep.conftest import make_cohort
+
+    def get(n_classes: int, modality: str):
+        X, y, raw = make_cohort(n=40, seed=n_classes)
+        y = np.arange(len(y)) % n_classes
+        cols = [c for c in X.columns if c.startswith(f"{modality}:")]
+        return X[cols], y, lambda: using_raw(raw)
+
+    return get
+
+
+@pytest.mark.parametrize("modality", ["imaging", "text", "pro"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("name", RAW_NAMES)
+def test_raw_estimator_conformance(name: str, n_classes: int, modality: str, raw_cohort) -> None:
+    X, y, context = raw_cohort(n_classes, modality)
+    Xtr, ytr, Xte = X.iloc[:30], y[:30], X.iloc[30:]
+    with pytest.raises(ValueError, match="early fusion"):
+        make_pipeline(name, seed=7, missing_indicators=True)
+    pipe = make_pipeline(name, seed=7, params=RAW_FAST)
+    assert "random_state" in pipe.named_steps["clf"].get_params(deep=False)
+    with context():
+        with pytest.raises(NotFittedError):
+            clone(pipe.named_steps["clf"]).predict_proba(Xte)
+        assert pipe.fit(Xtr, ytr) is pipe
+        proba = pipe.predict_proba(Xte)
+        _assert_probabilities(proba, len(Xte), n_classes)
+        assert list(pipe.classes_) == list(range(n_classes))
+        np.testing.assert_array_equal(clone(pipe).fit(Xtr, ytr).predict_proba(Xte), proba)
+    # patients without the modality (an all-NaN block) get the training prior
+    lacking = ~block_availability(Xte)[modality].to_numpy()
+    if lacking.any():
+        prior = np.bincount(ytr, minlength=n_classes) / len(ytr)
+        np.testing.assert_allclose(proba[lacking], np.tile(prior, (lacking.sum(), 1)), atol=1e-9)
+
+
+@pytest.mark.parametrize("name", RAW_NAMES)
+def test_raw_search_space_parameters_fit(name: str, raw_cohort) -> None:
+    X, y, context = raw_cohort(2, "pro")
+    spec = ESTIMATORS[name]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=2))
+    for params in (spec.space(SpaceProbe()), spec.space(study.ask())):
+        pipe = make_pipeline(name, seed=3, params={**params, **RAW_FAST})
+        accepted = pipe.get_params()
+        assert params and all(accepted[key] == value for key, value in params.items())
+        with context():
+            _assert_probabilities(pipe.fit(X.iloc[:30], y[:30]).predict_proba(X.iloc[30:]), 10, 2)

@@ -111,7 +111,7 @@ def train_network(
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
     augment_generator = torch.Generator().manual_seed(seed + 1) if augment is not None else None
-    autocast, scaler = _mixed_precision(device, mixed_precision)
+    autocast, scaler = autocast_context(device, mixed_precision)
     best_loss, best_state, stale = np.inf, _snapshot(model), 0
     train_t = torch.as_tensor(train_idx, dtype=torch.long)
     epochs = 0
@@ -186,7 +186,7 @@ def _validation_loss(
     return total / len(val_idx)
 
 
-def _mixed_precision(
+def autocast_context(
     device: torch.device, enabled: bool
 ) -> tuple[Callable[[], contextlib.AbstractContextManager], torch.amp.GradScaler | None]:
     """The autocast context factory and gradient scaler of a fit (no-ops unless CUDA and ``enabled``)."""
@@ -200,9 +200,12 @@ def _mixed_precision(
 def _epoch_bar(total: int, desc: str | None) -> Any:
     if desc is None:
         return None
+    import sys
+
     from features.progress import progress_bar
 
-    return progress_bar(total, desc, "epoch", leave=False)
+    # a terminal shows the bar while it runs; a log keeps each fit's last line (its epochs)
+    return progress_bar(total, desc, "epoch", leave=not sys.stderr.isatty())
 
 
 def validate_fit(est: BaseEstimator, X: object, y: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -143,7 +143,7 @@ class TextInputs(ModalityInputs):
     n_inputs = 4
     modality = "text"
 
-    def __init__(self, tokens: int = 32, augment: bool = True) -> None:
+    def __init__(self, tokens: int = 16, augment: bool = True) -> None:
         self.tokens = tokens
         self.use_augment = augment
 

@@ -74,7 +74,7 @@ def stage_features(
     *,
     n_jobs: int,
     run_dir: Path,
-    cache_dir: Path | None,
+    cache: store.FeatureCache,
     force: bool,
     scheduler: str | None = None,
 ) -> Any:
@@ -87,7 +87,7 @@ def stage_features(
         features,
         extractor_params,
         n_jobs=n_jobs,
-        cache=store.FeatureCache(cache_dir or run_dir / store.CACHE_DIR, cohort=cohort.root),
+        cache=cache,
         force=force,
         progress=True,
         scheduler=scheduler,
@@ -161,11 +161,9 @@ def _load_cohort(
     return cohort
 
 
-def stage_raw(
-    config: RunConfig, cohort: Any, run_dir: Path, cache_dir: Path | None, force: bool = False
-) -> Any:
-    """The raw inputs of the models on the raw data (``features.raw``), built through the cache beside the
-    features' when the matrix has such a model (else None). Their failures join the failures table and
+def stage_raw(config: RunConfig, cohort: Any, run_dir: Path, cache_root: Path, force: bool = False) -> Any:
+    """The raw inputs of the models on the raw data (``features.raw``), built under ``cache_root`` (the
+    feature cache's folder) when the matrix has such a model (else None). Their failures join the failures table and
     the console summary: a patient without raw data counts as missing that modality for those models."""
     from models.registry import uses_raw
 
@@ -178,7 +176,7 @@ def stage_raw(
         cohort,
         modalities,
         config.extractor_params,
-        cache_root=store.FeatureCache(cache_dir or run_dir / store.CACHE_DIR, cohort=cohort.root).root,
+        cache_root=cache_root,
         n_jobs=config.n_jobs,
         params=config.raw_params,
         progress=True,
@@ -260,10 +258,11 @@ def run_all(args: argparse.Namespace, config: RunConfig) -> int:
 
     t = time.perf_counter()
     _log("extracting features")
-    fs = _features(args, config, cohort, out)
+    cache = _cache(args, cohort, out)
+    fs = _features(args, config, cohort, out, cache)
     timings["features"] = time.perf_counter() - t
     t = time.perf_counter()
-    raw = _raw(args, config, cohort, out)
+    raw = _raw(args, config, cohort, out, cache)
     if raw is not None:
         timings["raw_inputs"] = time.perf_counter() - t
 
@@ -296,21 +295,26 @@ def _sites(cohort: Any) -> Any:
     return cohort.patients["site"] if "site" in cohort.patients.columns else None
 
 
-def _features(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path) -> Any:
+def _cache(args: argparse.Namespace, cohort: Any, out: Path) -> store.FeatureCache:
+    """The feature cache of this run (``--cache``, else ``<out>/cache``); the raw inputs live in it too."""
+    return store.FeatureCache(Path(args.cache) if args.cache else out / store.CACHE_DIR, cohort=cohort.root)
+
+
+def _features(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path, cache: Any) -> Any:
     return stage_features(
         cohort,
         config.features,
         config.extractor_params,
         n_jobs=config.n_jobs,
         run_dir=out,
-        cache_dir=Path(args.cache) if args.cache else None,
+        cache=cache,
         force=args.force,
         scheduler=config.scheduler,
     )
 
 
-def _raw(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path) -> Any:
-    return stage_raw(config, cohort, out, Path(args.cache) if args.cache else None, args.force)
+def _raw(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path, cache: Any) -> Any:
+    return stage_raw(config, cohort, out, cache.root, args.force)
 
 
 def stage_report(run_dir: Path, **statistics: Any) -> Any:
@@ -534,9 +538,12 @@ def _run_stages(args: argparse.Namespace, config: RunConfig) -> int:
     cohort = _load_cohort(Path(args.cohort), args.deep, config.selection, out)
     if args.command == "matrix":
         _check_tasks(config, cohort)
-    fs = _features(args, config, cohort, out)
+    cache = _cache(args, cohort, out)
+    fs = _features(args, config, cohort, out, cache)
     if args.command == "matrix":
-        outcome = stage_matrix(config, cohort, fs, out, args.force, {}, _raw(args, config, cohort, out))
+        outcome = stage_matrix(
+            config, cohort, fs, out, args.force, {}, _raw(args, config, cohort, out, cache)
+        )
         return 1 if outcome.n_failed else 0
     return 0
 

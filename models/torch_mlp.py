@@ -248,7 +248,9 @@ class TorchTrainingMixin:
         forward: Callable[[nn.Module, list[torch.Tensor], bool], torch.Tensor],
         seed: int,
         device: torch.device,
+        **options: Any,
     ) -> tuple[nn.Module, int]:
+        """``train_network`` with this estimator's training parameters; ``options`` are its optional ones."""
         return train_network(
             model,
             inputs,
@@ -262,6 +264,7 @@ class TorchTrainingMixin:
             val_fraction=self.val_fraction,
             seed=seed,
             device=device,
+            **options,
         )
 
 

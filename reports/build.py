@@ -209,6 +209,14 @@ def build_report(
         )
     )
     sections.append(Section("Pairwise comparisons", tables=[save(t) for t in comp_tables]))
+    if len(T.deep_training_frame(cells)):
+        sections.append(
+            Section(
+                "Deep networks",
+                paragraphs=["How each deep network trained, per model: epochs, time and memory per cell."],
+                tables=[save(T.deep_training_table(cells))],
+            )
+        )
     if failed_table is not None:
         sections.append(Section("Failed cells", tables=[save(failed_table)]))
     excluded = validation_exclusions(run)

@@ -680,3 +680,72 @@ def per_class_table(frame: pd.DataFrame, *, task: str, level: float = 0.95) -> T
         caption=f"One-vs-rest AUC per class, task {task} (best model of each modality set).",
         notes=[f"AUC of each class against the rest with its DeLong {pct}% CI; n = patients of the class."],
     )
+
+
+DEEP_TRAINING_COLUMNS = ("n_epochs", "seconds_per_epoch", "fit_seconds", "peak_memory_mb", "device")
+
+
+def deep_training_frame(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per model that trained a deep network: its finished cells, epochs (mean, min, max over the cells),
+    mean seconds per epoch, mean fit seconds per cell (tuning included), largest peak memory and the
+    devices. Empty when no cell trained one (the columns come from ``models.deep.deep_stats``)."""
+    keys = [k for k in MODEL_KEYS if k in cells.columns]
+    if "n_epochs" not in cells.columns:
+        return pd.DataFrame(columns=[*keys, "n_cells"])
+    done = cells[(cells["status"].astype(str) == "ok") & cells["n_epochs"].notna()]
+    rows = []
+    for key, g in done.groupby(keys, sort=True):
+        epochs = g["n_epochs"].astype(float)
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "n_cells": len(g),
+                "epochs_mean": float(epochs.mean()),
+                "epochs_min": int(epochs.min()),
+                "epochs_max": int(epochs.max()),
+                "seconds_per_epoch": float(g["seconds_per_epoch"].astype(float).mean()),
+                "fit_seconds": float(g["fit_seconds"].astype(float).mean()),
+                "peak_memory_mb": float(g["peak_memory_mb"].astype(float).max()),
+                "device": ",".join(sorted({d for v in g["device"].astype(str) for d in v.split(",")})),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def deep_training_table(cells: pd.DataFrame) -> Table:
+    """How the deep networks trained: epochs, seconds per epoch, fit time, peak memory, device per model."""
+    frame = deep_training_frame(cells)
+    display = pd.DataFrame(
+        {
+            "Task": frame["task"],
+            "Modality set": frame["modality_set"],
+            "Fusion": frame["fusion"],
+            "Estimator": frame["estimator"],
+            "Cells": frame["n_cells"].astype(int).astype(str),
+            "Epochs (range)": [
+                f"{m:.1f} ({lo}-{hi})"
+                for m, lo, hi in zip(
+                    frame["epochs_mean"], frame["epochs_min"], frame["epochs_max"], strict=True
+                )
+            ],
+            "s/epoch": frame["seconds_per_epoch"].map(lambda v: f"{v:.2f}"),
+            "Fit s/cell": frame["fit_seconds"].map(lambda v: f"{v:.0f}"),
+            "Peak MB": frame["peak_memory_mb"].map(lambda v: MISSING if not np.isfinite(v) else f"{v:.0f}"),
+            "Device": frame["device"],
+        }
+    )
+    return Table(
+        name="table_deep_training",
+        data=frame,
+        display=display,
+        caption="Training of the deep networks (the final fit of each outer fold).",
+        label="tab:deep_training",
+        notes=[
+            "Epochs: trained epochs of the final fit of each cell (early stopping on an inner validation "
+            "split), summed over the networks of a fused model; mean (min-max) over the cells. s/epoch: "
+            "mean wall seconds per epoch. Fit s/cell: mean wall seconds of a cell's fitting, Optuna tuning "
+            "included. Peak MB: largest peak resident memory of a final fit.",
+        ],
+        group_by="Task",
+        align="lllllrrrrl",
+    )

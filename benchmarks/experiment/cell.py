@@ -17,7 +17,6 @@ nested (the 25% are among the 50%).
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 import traceback
@@ -35,7 +34,7 @@ from benchmarks.experiment.taskdata import TaskData
 from benchmarks.store import SINGLE_FUSION, fresh_journal, proba_columns
 from models.api import fit_predict_cell
 from models.fusion import combine_late, prior_proba
-from models.registry import search_ranges
+from models.registry import search_ranges, uses_raw
 from models.tuning import predict_aligned
 
 TRAIN_OOF = "train_oof"
@@ -286,7 +285,8 @@ def _fit_tuned(
         raw=data.raw,
         network_params=settings.network_params,
     )
-    meta.update(deep_meta(fit.model))
+    if uses_raw(cell.estimator, cell.fusion):
+        meta.update(deep_meta(fit.model))
     meta.update(
         search_space=json.dumps(search_space(cell), sort_keys=True),
         best_params=json.dumps(fit.best_params, sort_keys=True, default=str),
@@ -310,12 +310,10 @@ def _fit_tuned(
 
 
 def deep_meta(model: Any) -> dict[str, Any]:
-    """Epochs, seconds per epoch and device of the deep networks in a fitted model (none: nothing)."""
-    if model is None or "models.deep" not in sys.modules:
-        return {}  # no deep network was built in this process for this model
-    from models.deep import deep_stats
+    """Epochs, seconds per epoch, device and peak memory of the deep networks in a fitted model."""
+    from models.deep import deep_stats  # torch and MONAI load only for cells that train a deep network
 
-    return deep_stats(model)
+    return deep_stats(model) if model is not None else {}
 
 
 def withheld_sets(modalities: list[str]) -> list[tuple[str, ...]]:

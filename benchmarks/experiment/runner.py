@@ -86,11 +86,10 @@ def task_datas(
             validation=config.validation,
             train_sites=config.train_sites,
             test_sites=config.test_sites,
+            raw=raw,
         )
         for name, task in config.task_defs().items()
     }
-    for data in datas.values():
-        data.raw = raw
     return datas
 
 

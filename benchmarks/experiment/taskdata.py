@@ -55,7 +55,7 @@ class TaskData:
         for a site fold or a harmonised cell, the same sites)."""
         parts = [self.keys[""], *(self.keys[m] for m in cell.modalities)]
         if uses_raw(cell.estimator, cell.fusion):
-            parts += [raw_key(self.raw, cell.modalities)]
+            parts += [self.keys.get(f"raw:{m}", NO_RAW) for m in cell.modalities]
         if cell.is_external or cell.harmonised:
             parts += [cell.validation, cell.harmonise, self.keys.get("site", "")]
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
@@ -98,13 +98,19 @@ class TaskData:
         return {"site_folds": folds, "n_without_site": int(self.sites.isna().sum())}
 
 
-def raw_key(raw: Any, modalities: list[str]) -> str:
-    """A digest of the raw inputs of ``modalities``: their recipes and each patient's record (content-addressed
+NO_RAW = "no raw inputs"
+
+
+def raw_key(raw: Any, modality: str) -> str:
+    """A digest of the raw inputs of ``modality``: its recipe and each patient's record (content-addressed
     paths), so a cell on the raw data is reused only for the same raw data."""
     if raw is None:
-        return "no raw inputs"
-    items = [[m, sorted(raw.paths.get(m, {}).items()), sorted(map(str, raw.info.get(m, {}).items()))]
-             for m in modalities]  # fmt: skip
+        return NO_RAW
+    items = [
+        modality,
+        sorted(raw.paths.get(modality, {}).items()),
+        sorted(map(str, raw.info.get(modality, {}).items())),
+    ]
     return digest("raw", np.zeros(0), items)
 
 
@@ -223,12 +229,14 @@ def prepare_task_data(
     validation: str = "cv",
     train_sites: list[str] | tuple[str, ...] = (),
     test_sites: list[str] | tuple[str, ...] = (),
+    raw: Any = None,
 ) -> TaskData:
     """Labels, design matrix and outer folds of ``task``; ``identity`` (config and code hash) keys the cells.
 
     ``permute_labels`` shuffles the labels with a seed of their own: a sanity run in which any signal
     found is leakage. ``sites`` (patient id -> site) gives the site folds of ``validation="site"`` and the
-    batches of harmonisation.
+    batches of harmonisation. ``raw`` (``features.raw.RawInputs``) feeds the models on the raw data; its
+    per-modality digests join the keys of their cells.
     """
     y = encode_labels(endpoints, task).sort_index()
     if permute_labels:
@@ -240,15 +248,19 @@ def prepare_task_data(
     for m in MODALITIES:
         block = X[[c for c in X.columns if c.startswith(f"{m}{SEPARATOR}")]]
         keys[m] = digest(m, block.to_numpy(np.float64), list(block.columns))
+        if raw is not None:
+            keys[f"raw:{m}"] = raw_key(raw, m)
     site = None
     if sites is not None:
-        raw = sites.reindex(y.index)
+        recorded = sites.reindex(y.index)
         site = pd.Series(
-            [None if pd.isna(v) or not str(v).strip() else str(v) for v in raw], index=y.index, dtype=object
+            [None if pd.isna(v) or not str(v).strip() else str(v) for v in recorded],
+            index=y.index,
+            dtype=object,
         )
         keys["site"] = digest("site", [str(v) for v in site], list(site.index))
     data = TaskData(
-        task=task, X=X, y=y, patterns=availability_patterns(X), folds=outer, keys=keys, sites=site
+        task=task, X=X, y=y, patterns=availability_patterns(X), folds=outer, keys=keys, sites=site, raw=raw
     )
     if validation == "site":
         if site is None:

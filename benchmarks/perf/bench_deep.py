@@ -170,6 +170,21 @@ def _rss_mb() -> float:
         return float("nan")
 
 
+def measure(
+    raw: Any, ids: Sequence[str], epochs: int, devices: Sequence[str], encoders: Sequence[str]
+) -> tuple[float, list[dict[str, Any]]]:
+    """The baseline's seconds per epoch and one row per (device, encoder), with one torch thread on CPU;
+    random balanced labels."""
+    from models.torch_mlp import torch_threads
+
+    X = design(ids, raw)
+    y = np.random.default_rng(1).permutation(np.arange(len(ids)) % 2)
+    with torch_threads(1):
+        base = _baseline(len(ids), epochs)
+        rows = [_fit(kind, X, y, raw, epochs, device) for device in devices for kind in encoders]
+    return base, rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="deep-model speed and memory per encoder")
     parser.add_argument("--n", type=int, default=320, help="patients (default 320: a 400-patient outer fold)")
@@ -182,8 +197,6 @@ def main(argv: list[str] | None = None) -> int:
     n, epochs = (160, 2) if args.quick else (args.n, args.epochs)
     import torch
 
-    from models.torch_mlp import torch_threads
-
     t_setup = time.perf_counter()
     if args.raw is not None:
         with open(args.raw, "rb") as f:
@@ -194,16 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         raw = fake_raw(n)
         ids = [f"P{i:04d}" for i in range(n)]
         source = f"fake arrays, {n} patients"
-    X = design(ids, raw)
-    y = np.random.default_rng(1).permutation(np.arange(len(ids)) % 2)
     setup_s = time.perf_counter() - t_setup
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() and not args.cpu_only else [])
-    rows = []
-    with torch_threads(1):
-        base = _baseline(len(ids), epochs)
-        for device in devices:
-            for kind in args.encoders.split(","):
-                rows.append(_fit(kind, X, y, raw, epochs, device))
+    base, rows = measure(raw, ids, epochs, devices, args.encoders.split(","))
     print(f"{source}; {epochs} epochs each, 80% train / 20% validation; setup {setup_s:.1f} s")
     print(f"machine: {os.cpu_count()} CPUs, torch threads 1, load average {os.getloadavg()[0]:.1f}")
     if "cuda" in devices:

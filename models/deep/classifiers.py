@@ -52,12 +52,12 @@ from models.deep.context import current_raw, peek_raw
 from models.deep.encoders import TextEncoder
 from models.deep.inputs import ModalityInputs, check_raw_modality, make_inputs, patients_with
 from models.torch_mlp import (
+    TorchTrainingMixin,
     autocast_context,
     resolve_device,
     seeded_torch,
     softmax_proba,
     torch_threads,
-    train_network,
 )
 
 
@@ -182,7 +182,7 @@ def _peak_memory(device: torch.device, record: dict[str, float]) -> Iterator[Non
             record["gpu_peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
 
 
-class _DeepBase(ProbabilisticClassifier):
+class _DeepBase(TorchTrainingMixin, ProbabilisticClassifier):
     """What both deep classifiers share: raw handle, input checks, the training call, prediction."""
 
     raw: Any
@@ -237,7 +237,7 @@ class _DeepBase(ProbabilisticClassifier):
         rest = [p for p in net.parameters() if id(p) not in ids]
         return [{"params": rest}, {"params": pretrained, "lr": self.lr * self.pretrained_lr_scale}]
 
-    def _train(
+    def _fit_network(
         self,
         build: Any,
         arrays: list[np.ndarray],
@@ -253,19 +253,13 @@ class _DeepBase(ProbabilisticClassifier):
         with _peak_memory(device, record), seeded_torch(seed, device):
             net = build().to(device)
             tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays]
-            net, self.n_epochs_ = train_network(
+            net, self.n_epochs_ = self._train(
                 net,
                 tensors,
                 y,
-                forward=_forward,
-                lr=self.lr,
-                weight_decay=self.weight_decay,
-                batch_size=self.batch_size,
-                max_epochs=self.max_epochs,
-                patience=self.patience,
-                val_fraction=self.val_fraction,
-                seed=seed,
-                device=device,
+                _forward,
+                seed,
+                device,
                 augment=augment if self.augment else None,
                 epoch_seconds=epoch_seconds,
                 eval_batch_size=self.eval_batch_size,
@@ -399,7 +393,7 @@ class DeepClassifier(_DeepBase):
         def build() -> nn.Module:
             return DeepNet(inputs.encoder(self.width, self.dropout), self.width, n_classes, self.dropout)
 
-        self.model_ = self._train(build, arrays, y_enc[has], inputs.augment, f"deep {self.modality_}")
+        self.model_ = self._fit_network(build, arrays, y_enc[has], inputs.augment, f"deep {self.modality_}")
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -545,7 +539,7 @@ class AttentionFusionClassifier(_DeepBase):
                 out += parts
             return [*out, present]
 
-        self.model_ = self._train(build, arrays, y_enc, augment, "deep attention")
+        self.model_ = self._fit_network(build, arrays, y_enc, augment, "deep attention")
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -50,7 +50,7 @@ def extracted(broken_cohort, tmp_path_factory):
                 {},
                 n_jobs=1,
                 run_dir=run_dir,
-                cache_dir=None,
+                cache=store.FeatureCache(run_dir / "cache", cohort=cohort.root),
                 force=False,
             )
         outs.append(buf.getvalue())

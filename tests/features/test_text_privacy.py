@@ -22,6 +22,7 @@ import pytest
 
 from benchmarks import run as cli
 from benchmarks.cohort import load_cohort, schema
+from benchmarks.store import FeatureCache
 from features.registry import get_extractor_class
 from features.text.extractors import default_model_path
 from features.text.kb import DEFAULT_KB_PATH
@@ -99,6 +100,10 @@ def test_every_documented_parameter_is_exercised():
     assert words == {"lexicon", "hashed", "none"}
 
 
+def _cache(run_dir, cohort):
+    return FeatureCache(run_dir / "cache", cohort=cohort.root)
+
+
 @pytest.mark.parametrize(("name", "params"), VARIANTS, ids=[f"{n}-{p}" for n, p in VARIANTS])
 def test_no_option_writes_report_words(name, params, cohort, cohort_dir, tmp_path, capfd, caplog):
     caplog.set_level(logging.DEBUG)
@@ -108,7 +113,13 @@ def test_no_option_writes_report_words(name, params, cohort, cohort_dir, tmp_pat
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fs = cli.stage_features(
-            cohort, {"text": [name]}, {name: params}, n_jobs=1, run_dir=run_dir, cache_dir=None, force=False
+            cohort,
+            {"text": [name]},
+            {name: params},
+            n_jobs=1,
+            run_dir=run_dir,
+            cache=_cache(run_dir, cohort),
+            force=False,  # fmt: skip
         )
     out, err = capfd.readouterr()
     files = _assert_no_report_text(
@@ -140,7 +151,7 @@ def test_words_all_is_refused_with_the_alternative(cohort, cohort_dir, tmp_path,
     texts = list(pd.read_csv(cohort_dir / schema.REPORTS_FILE)["text"])
     fs = cli.stage_features(
         cohort, {"text": [CONCEPTS]}, {CONCEPTS: {"words": "all"}}, n_jobs=1, run_dir=tmp_path / "run",
-        cache_dir=None, force=False,
+        cache=_cache(tmp_path / "run", cohort), force=False,
     )  # fmt: skip
     out, err = capfd.readouterr()
     assert fs.blocks["text"].empty and len(fs.failures) == len(cohort.patients_with("text"))

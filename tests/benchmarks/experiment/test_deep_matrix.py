@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.experiment.matrix import Cell
 from benchmarks.experiment.runner import run_matrix, task_datas
+from reports.tables import deep_training_frame, deep_training_table
 from tests.benchmarks.experiment.test_runner import RecordingProbe
 from tests.models.deep.conftest import FakeRaw, make_cohort
 
@@ -52,7 +53,12 @@ def _config(smoke_config):
 def deep_run(tmp_path_factory, deep_toy, smoke_config):
     endpoints, blocks, raw = deep_toy
     run_dir = tmp_path_factory.mktemp("deep")
-    outcome = run_matrix(_config(smoke_config), endpoints, blocks, run_dir, progress=False, raw=raw)
+    sites = pd.Series(
+        np.where(np.arange(len(endpoints)) % 2, "A", "B"), index=endpoints.index
+    )  # as a real cohort
+    outcome = run_matrix(
+        _config(smoke_config), endpoints, blocks, run_dir, progress=False, raw=raw, sites=sites
+    )
     return run_dir, outcome
 
 
@@ -69,6 +75,25 @@ def test_deep_cells_run_record_their_training_and_include_robustness(deep_run) -
     robust = pd.read_parquet(run_dir / "robustness.parquet")
     robust = robust[robust["fusion"] == "attention"]
     assert set(robust["withheld"]) == {"imaging", "pro"} and robust["fraction"].max() == 1.0
+
+
+def test_the_report_table_of_deep_training_summarises_the_cells(deep_run) -> None:
+    run_dir, _ = deep_run
+    cells = pd.read_parquet(run_dir / "cells.parquet")
+    frame = deep_training_frame(cells)
+    trained = cells[cells["fusion"].isin(["single", "attention"])]
+    assert len(frame) == 3 and (frame["n_cells"] == 3).all()  # late_mean trains nothing of its own
+    row = frame[frame["fusion"] == "attention"].iloc[0]
+    mine = trained[trained["fusion"] == "attention"]
+    assert row["epochs_mean"] == pytest.approx(mine["n_epochs"].mean())
+    assert (row["epochs_min"], row["epochs_max"]) == (mine["n_epochs"].min(), mine["n_epochs"].max())
+    assert row["peak_memory_mb"] == pytest.approx(mine["peak_memory_mb"].max()) and row["device"] == "cpu"
+    table = deep_training_table(cells)
+    assert list(table.display["Device"]) == ["cpu"] * 3
+    shown = [f"{m:.1f} ({lo}-{hi})" for m, lo, hi in zip(frame["epochs_mean"], frame["epochs_min"],
+                                                        frame["epochs_max"], strict=True)]  # fmt: skip
+    assert list(table.display["Epochs (range)"]) == shown
+    assert "Epochs (range)" in table.to_latex()
 
 
 @pytest.mark.parametrize("mset,fusion", [("imaging", "single"), ("imaging+pro", "attention")])

@@ -511,48 +511,128 @@ def cell_done(run_dir: str | Path, cell_id: str, key: str) -> bool:
 
 
 def consolidate(
-    run_dir: str | Path, cell_ids: Iterable[str], endpoints: dict[str, str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rebuild ``cells.parquet`` and ``predictions.parquet`` from the cell files (idempotent).
+    run_dir: str | Path,
+    cell_ids: Iterable[str],
+    endpoints: dict[str, str],
+    on_model: Callable[[pd.DataFrame], None] | None = None,
+) -> pd.DataFrame:
+    """Rebuild ``cells.parquet``, ``predictions.parquet`` and ``robustness.parquet`` from the cell files
+    (idempotent), streamed: the cells are read in ``cell_id`` order and written out one at a time, so
+    memory holds one model's predictions, never the run's. Rows are sorted by cell and patient (robustness:
+    cell, withheld, fraction, patient); a column that only some cells have (``proba_2``) is NaN elsewhere.
 
-    ``endpoints`` maps task -> endpoint column (stored beside each prediction). Returns (cells, predictions).
+    ``endpoints`` maps task -> endpoint column (stored beside each prediction). ``on_model`` receives each
+    model's test predictions (every cell of one ``model_id``, as written). Returns the cells table.
     """
     run_dir = Path(run_dir)
-    preds, metas, robust = [], [], []
-    for cell_id in sorted(cell_ids):
-        got = read_cell(run_dir, cell_id)
-        if got is None:
-            continue
-        meta, frame = got
-        metas.append(meta)
-        if meta["status"] == "ok" and len(frame):
-            extra = [c for c in ROBUSTNESS_COLUMNS if c in frame.columns]
-            for part, out in (("test", preds), ("robust", robust)):
-                rows = frame[frame["part"] == part].drop(columns="part")
-                if part == "test":
-                    rows = rows.drop(columns=extra)
-                elif not len(rows):
+    ids = sorted(cell_ids)
+    columns = {part: _union_columns(run_dir, ids, part) for part in ("test", "robust")}
+    metas: list[dict[str, Any]] = []
+    n_robust = [0]
+
+    def stream(pred_tmp: Path, robust_tmp: Path) -> None:
+        with (
+            _ParquetStream(pred_tmp, columns["test"]) as preds,
+            _ParquetStream(robust_tmp, columns["robust"]) as rob,
+        ):
+            model: list[pd.DataFrame] = []
+            for cell_id in ids:
+                got = read_cell(run_dir, cell_id)
+                if got is None:
                     continue
-                axes = pd.DataFrame(
-                    {a: [meta.get(a, AXIS_DEFAULTS.get(a))] * len(rows) for a in AXES}, index=rows.index
-                )
-                axes["endpoint"] = endpoints[meta["task"]]
-                out.append(pd.concat([axes, rows], axis=1))
+                meta, frame = got
+                metas.append(meta)
+                if meta["status"] != "ok" or not len(frame):
+                    continue
+                test, robust = _cell_rows(meta, frame, endpoints[meta["task"]])
+                if model and model[0]["model_id"].iat[0] != meta["model_id"]:
+                    _hand_over(model, on_model)
+                preds.append(test.sort_values("patient_id").reset_index(drop=True))
+                model.append(test)
+                if len(robust):
+                    rob.append(
+                        robust.sort_values(["withheld", "fraction", "patient_id"]).reset_index(drop=True)
+                    )
+                    n_robust[0] += len(robust)
+            _hand_over(model, on_model)
+
+    atomic_write(run_dir / PREDICTIONS, lambda pred_tmp: atomic_write(
+        run_dir / ROBUSTNESS, lambda robust_tmp: stream(pred_tmp, robust_tmp)))  # fmt: skip
+    if not n_robust[0]:
+        (run_dir / ROBUSTNESS).unlink(missing_ok=True)
     cells = pd.DataFrame(metas)
     if len(cells):
         cells = cells.sort_values("cell_id").reset_index(drop=True)
     write_table(cells, run_dir / CELLS)
-    predictions = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame()
-    if len(predictions):
-        predictions = predictions.sort_values(["cell_id", "patient_id"]).reset_index(drop=True)
-    write_table(predictions, run_dir / PREDICTIONS)
-    if robust:
-        table = pd.concat(robust, ignore_index=True)
-        table = table.sort_values(["cell_id", "withheld", "fraction", "patient_id"]).reset_index(drop=True)
-        write_table(table, run_dir / ROBUSTNESS)
-    else:
-        (run_dir / ROBUSTNESS).unlink(missing_ok=True)
-    return cells, predictions
+    return cells
+
+
+def _cell_rows(meta: dict[str, Any], frame: pd.DataFrame, endpoint: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The test rows and the robustness rows of one ok cell, each with the cell's axes and endpoint first."""
+    extra = [c for c in ROBUSTNESS_COLUMNS if c in frame.columns]
+    out = []
+    for part in ("test", "robust"):
+        rows = frame[frame["part"] == part].drop(columns="part")
+        if part == "test":
+            rows = rows.drop(columns=extra)
+        axes = pd.DataFrame(
+            {a: [meta.get(a, AXIS_DEFAULTS.get(a))] * len(rows) for a in AXES}, index=rows.index
+        )
+        axes["endpoint"] = endpoint
+        out.append(pd.concat([axes, rows], axis=1))
+    return out[0], out[1]
+
+
+def _hand_over(model: list[pd.DataFrame], on_model: Callable[[pd.DataFrame], None] | None) -> None:
+    """Give one model's collected test rows to ``on_model`` and forget them."""
+    if model and on_model is not None:
+        on_model(pd.concat(model, ignore_index=True))
+    model.clear()
+
+
+def _union_columns(run_dir: Path, ids: list[str], part: str) -> list[str]:
+    """The columns of the consolidated ``part`` table: the axes, the endpoint, then each cell file's columns
+    in order of first appearance (read from the files' footers, not their rows)."""
+    seen: dict[str, None] = dict.fromkeys([*AXES, "endpoint"])
+    for cell_id in ids:
+        try:
+            info = pq.read_metadata(cell_path(run_dir, cell_id))
+            meta = json.loads((info.metadata or {})[CELL_META_KEY])
+        except (OSError, KeyError, ValueError, pa.ArrowException):
+            continue  # absent or damaged: read_cell sets it aside and the cell contributes no rows
+        names = info.schema.to_arrow_schema().names
+        if meta.get("status") != "ok" or not info.num_rows or (part == "robust" and "withheld" not in names):
+            continue
+        skip = {"part", *(ROBUSTNESS_COLUMNS if part == "test" else [])}
+        seen.update(dict.fromkeys(n for n in names if n not in skip))
+    return list(seen)
+
+
+class _ParquetStream:
+    """A parquet file written frame by frame with one schema: each frame reindexed to ``columns`` (a column it
+    lacks is NaN), the schema taken from the first frame; nothing appended leaves an empty table."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.path, self.columns = path, columns
+        self.writer: pq.ParquetWriter | None = None
+
+    def __enter__(self) -> _ParquetStream:
+        return self
+
+    def append(self, frame: pd.DataFrame) -> None:
+        frame = frame.reindex(columns=self.columns)
+        if self.writer is None:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        else:
+            table = pa.Table.from_pandas(frame, schema=self.writer.schema, preserve_index=False)
+        self.writer.write_table(table)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        elif exc[0] is None:
+            pd.DataFrame().to_parquet(self.path, index=False)
 
 
 # --- the feature cache -------------------------------------------------------------------------------------

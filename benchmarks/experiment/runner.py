@@ -23,7 +23,7 @@ from benchmarks.experiment.code_hash import code_version
 from benchmarks.experiment.config import ConfigError, RunConfig
 from benchmarks.experiment.executors import make_executor
 from benchmarks.experiment.matrix import Cell, build_matrix, largest_first, plan_cells, unimodal_sources
-from benchmarks.experiment.scoring import metrics_table
+from benchmarks.experiment.scoring import metrics_table, model_metrics
 from benchmarks.experiment.taskdata import TaskData, feature_label_checks, prepare_task_data
 from features.progress import progress_bar
 from models.tuning import prepare_storage
@@ -201,7 +201,12 @@ def _run_matrix(
 def consolidate(run_dir: Path, cells: list[Cell], datas: dict[str, TaskData]) -> None:
     """Rebuild predictions, cells, metrics and tasks tables from the cell files (idempotent)."""
     endpoints = {t: d.task.endpoint for t, d in datas.items()}
-    _, predictions = store.consolidate(run_dir, [c.cell_id for c in cells], endpoints)
-    metrics = metrics_table(predictions, {t: d.task.type for t, d in datas.items()})
+    parts: list[pd.DataFrame] = []
+
+    def score(model: pd.DataFrame) -> None:  # one model's predictions at a time: the run's never in memory
+        parts.append(model_metrics(model, datas[model["task"].iat[0]].task.type))
+
+    store.consolidate(run_dir, [c.cell_id for c in cells], endpoints, on_model=score)
+    metrics = metrics_table(parts, datas)
     store.write_table(metrics, run_dir / store.METRICS)
     store.write_json({t: d.info() for t, d in datas.items()}, run_dir / store.TASKS)

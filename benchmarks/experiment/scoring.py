@@ -7,6 +7,8 @@ unharmonised.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
 from benchmarks.store import HARMONISE_NONE, VALIDATION_INTERNAL, proba_columns
@@ -49,12 +51,19 @@ def fold_metrics(pred: pd.DataFrame, task_type: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def metrics_table(predictions: pd.DataFrame, task_types: dict[str, str]) -> pd.DataFrame:
-    """``fold_metrics`` of every task (``task_types``: task -> "binary" | "multiclass")."""
-    frames = []
-    for task, task_type in task_types.items():
-        sub = predictions[predictions["task"] == task] if len(predictions) else predictions
-        if len(sub):
-            sub = sub.dropna(axis=1, how="all") if task_type == "binary" else sub
-            frames.append(fold_metrics(sub, task_type))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+def model_metrics(pred: pd.DataFrame, task_type: str) -> pd.DataFrame:
+    """``fold_metrics`` of one model's predictions (binary: the probability columns it lacks are dropped)."""
+    return fold_metrics(pred.dropna(axis=1, how="all") if task_type == "binary" else pred, task_type)
+
+
+def metrics_table(parts: Iterable[pd.DataFrame], task_order: Iterable[str]) -> pd.DataFrame:
+    """The run's metrics table from per-model ``model_metrics`` frames: tasks in ``task_order``, then by
+    model, validation, harmonise and repeat; each model's rows keep their order (folds, then "all")."""
+    frames = [f for f in parts if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    table = pd.concat(frames, ignore_index=True)
+    rank = {t: i for i, t in enumerate(task_order)}
+    keys = ["model_id", "validation", "harmonise", "repeat"]
+    order = table.assign(_task=table["task"].map(rank)).sort_values(["_task", *keys], kind="stable").index
+    return table.loc[order].reset_index(drop=True)

@@ -166,8 +166,13 @@ class RunConfig:
         return [modality_set_name(s.split("+")) for s in self.modality_sets]
 
     def network_params(self) -> dict[str, Any]:
-        """``deep_params`` as pipeline parameters of the deep networks (``clf__<name>``)."""
-        return {f"clf__{k}": v for k, v in self.deep_params.items()}
+        """``deep_params`` as pipeline parameters of the deep networks (``clf__<name>``). Cells run in
+        parallel (``n_jobs`` > 1 or a scheduler) train without epoch bars unless ``deep_params`` asks for
+        them: several workers' bars would interleave with the cells bar on one console."""
+        params = dict(self.deep_params)
+        if self.n_jobs > 1 or self.scheduler:
+            params.setdefault("progress", False)
+        return {f"clf__{k}": v for k, v in params.items()}
 
     def task_defs(self) -> dict[str, TaskDef]:
         known = load_tasks(self.tasks_file)

@@ -130,3 +130,13 @@ def test_same_seed_same_predictions_and_a_changed_raw_input_refits(
     other = KeyedFakeRaw({**raw.ids, "pro": raw.ids["pro"][1:]}, raw.arrays, raw.info)
     changed = task_datas(_config(smoke_config), endpoints, blocks, raw=other)["endo_active"]
     assert data.key(only[0]) != changed.key(only[0])
+
+
+def test_parallel_cells_train_without_epoch_bars_unless_asked(smoke_config) -> None:
+    serial = smoke_config(n_jobs=1, deep_params={"max_epochs": 3}).network_params()
+    assert serial == {"clf__max_epochs": 3}  # one process: the classifier's own default (bars on)
+    parallel = smoke_config(n_jobs=2, deep_params={"max_epochs": 3}).network_params()
+    assert parallel == {"clf__max_epochs": 3, "clf__progress": False}
+    assert smoke_config(n_jobs=1, scheduler="tcp://h:1").network_params() == {"clf__progress": False}
+    asked = smoke_config(n_jobs=2, deep_params={"progress": True}).network_params()
+    assert asked == {"clf__progress": True}

@@ -300,7 +300,9 @@ def _cache(args: argparse.Namespace, cohort: Any, out: Path) -> store.FeatureCac
     return store.FeatureCache(Path(args.cache) if args.cache else out / store.CACHE_DIR, cohort=cohort.root)
 
 
-def _features(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path, cache: Any) -> Any:
+def _features(
+    args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path, cache: store.FeatureCache
+) -> Any:
     return stage_features(
         cohort,
         config.features,
@@ -313,7 +315,9 @@ def _features(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Pat
     )
 
 
-def _raw(args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path, cache: Any) -> Any:
+def _raw(
+    args: argparse.Namespace, config: RunConfig, cohort: Any, out: Path, cache: store.FeatureCache
+) -> Any:
     return stage_raw(config, cohort, out, cache.root, args.force)
 
 

@@ -121,7 +121,7 @@ MODEL_KEYS = ("task", "modality_set", "estimator", "fusion")
 BASELINE_SET = NO_MODALITY
 """Modality set of the prior-only reference model (no features)."""
 BASELINE_ESTIMATOR = "prior"
-"""Estimator name of hybrid-fusion cells: the network is the estimator."""
+"""Estimator name of the prior-only reference model."""
 SINGLE_FUSION = "single"
 PREDICTION_COLUMNS = [
     "task",
@@ -526,7 +526,7 @@ def consolidate(
     """
     run_dir = Path(run_dir)
     ids = sorted(cell_ids)
-    columns = {part: _union_columns(run_dir, ids, part) for part in ("test", "robust")}
+    columns = _union_columns(run_dir, ids)
     metas: list[dict[str, Any]] = []
     n_robust = [0]
 
@@ -590,10 +590,10 @@ def _hand_over(model: list[pd.DataFrame], on_model: Callable[[pd.DataFrame], Non
     model.clear()
 
 
-def _union_columns(run_dir: Path, ids: list[str], part: str) -> list[str]:
-    """The columns of the consolidated ``part`` table: the axes, the endpoint, then each cell file's columns
-    in order of first appearance (read from the files' footers, not their rows)."""
-    seen: dict[str, None] = dict.fromkeys([*AXES, "endpoint"])
+def _union_columns(run_dir: Path, ids: list[str]) -> dict[str, list[str]]:
+    """The columns of the consolidated "test" and "robust" tables: the axes, the endpoint, then the ok cell
+    files' columns in order of first appearance (read from the files' footers, not their rows, in one pass)."""
+    seen = {part: dict.fromkeys([*AXES, "endpoint"]) for part in ("test", "robust")}
     for cell_id in ids:
         try:
             info = pq.read_metadata(cell_path(run_dir, cell_id))
@@ -601,11 +601,12 @@ def _union_columns(run_dir: Path, ids: list[str], part: str) -> list[str]:
         except (OSError, KeyError, ValueError, pa.ArrowException):
             continue  # absent or damaged: read_cell sets it aside and the cell contributes no rows
         names = info.schema.to_arrow_schema().names
-        if meta.get("status") != "ok" or not info.num_rows or (part == "robust" and "withheld" not in names):
+        if meta.get("status") != "ok" or not info.num_rows:
             continue
-        skip = {"part", *(ROBUSTNESS_COLUMNS if part == "test" else [])}
-        seen.update(dict.fromkeys(n for n in names if n not in skip))
-    return list(seen)
+        seen["test"].update(dict.fromkeys(n for n in names if n not in {"part", *ROBUSTNESS_COLUMNS}))
+        if "withheld" in names:
+            seen["robust"].update(dict.fromkeys(n for n in names if n != "part"))
+    return {part: list(cols) for part, cols in seen.items()}
 
 
 class _ParquetStream:

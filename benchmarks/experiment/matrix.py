@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from benchmarks.store import BASELINE_ESTIMATOR, BASELINE_SET, SINGLE_FUSION
-from models.registry import ESTIMATORS, FUSIONS, cost_of
+from models.registry import FUSIONS, cost_of, uses_raw
 
 LATE_FUSIONS = tuple(name for name, spec in FUSIONS.items() if spec.kind == "late")
 HYBRID_FUSIONS = tuple(name for name, spec in FUSIONS.items() if spec.kind == "hybrid")
@@ -135,7 +135,7 @@ def build_matrix(
                 for fusion in [SINGLE_FUSION] if n_mod == 1 else multi:
                     ests = [FUSIONS[fusion].estimator] if fusion in HYBRID_FUSIONS else estimators
                     for est in ests:
-                        if fusion == "early" and est in ESTIMATORS and ESTIMATORS[est].raw:
+                        if FUSIONS[fusion].kind == "early" and uses_raw(est, fusion):
                             continue
                         cell = Cell(task, mset, est, fusion, r, k, validation)
                         cells.add(cell)

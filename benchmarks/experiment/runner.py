@@ -72,7 +72,7 @@ def task_datas(
             "fill it in or leave harmonise out of the configuration"
         )
     identity = config.config_hash() + code_version()
-    datas = {
+    return {
         name: prepare_task_data(
             task,
             endpoints,
@@ -90,7 +90,6 @@ def task_datas(
         )
         for name, task in config.task_defs().items()
     }
-    return datas
 
 
 def run_matrix(

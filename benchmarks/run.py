@@ -355,7 +355,13 @@ def _patients(text: str) -> int:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--profile", choices=PROFILES, default="default", help="matrix profile (default: default)")
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="default",
+        help="matrix profile: default (the paper-grade protocol: hours on 2 cores), quick (a first look, "
+        "about 15 min on 2 cores), smoke (what CI runs), deep (networks on the raw data) (default: default)",
+    )
     p.add_argument("--config", help="TOML file whose keys mirror these flags; overrides the profile")
     p.add_argument(
         "--n-jobs", type=int, default=None, help="parallel worker processes (default: every usable core)"

@@ -26,7 +26,7 @@ class ConfigError(UserError, ValueError):
 
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
-PROFILES = ("smoke", "default", "deep")
+PROFILES = ("smoke", "quick", "default", "deep")
 VALIDATIONS = ("cv", "site")
 
 

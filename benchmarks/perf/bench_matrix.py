@@ -1,7 +1,7 @@
 """Matrix throughput: cells per minute of the fast path against the plain path in the same run, and late-fusion
 reuse vs refit.
 
-    python -m benchmarks.perf.bench_matrix --run runs/latest [--cohort DIR] [--profile smoke|default]
+    python -m benchmarks.perf.bench_matrix --run runs/latest [--cohort DIR] [--profile smoke|quick|default]
         [--n-jobs 2] [--one-fold] [--rounds N] [--skip-late]
 
 ``--run`` is a run folder whose cohort and feature cache are used (``python -m benchmarks.run features``
@@ -12,11 +12,12 @@ temporary folder, after a warm-up that starts the workers and imports the models
   ``largest_first=False``: the code path before issue 15) and on the fast path (the default: work shared
   across a cell's trials, largest cells submitted first), alternated ``--rounds`` times (best of each is
   kept: the host may be shared). Every round must give exactly the same predictions
-  (``predictions.parquet``, compared with ``check_exact``) and best parameters on both paths; the script
+  (``predictions.parquet`` and ``robustness.parquet``, compared with ``check_exact``) and best parameters
+  on both paths; the script
   exits 1 otherwise. It prints cells per minute of each and their ratio, the CPU time of this process
   and its workers (load-independent), and the fixed cost of a run (task data, checks, consolidation: a
   rerun in which every cell is reused). ``--one-fold`` runs only the first repeat's first outer fold
-  (every task, modality set, estimator and fusion: a tenth of the default profile).
+  (every task, modality set, estimator and fusion: a tenth of a 2 x 5-fold profile).
 - Late fusion: the late cells are timed combined from the stored unimodal out-of-fold predictions
   ("reuse", the default) and with their per-modality models tuned and refitted inside each cell
   ("refit").
@@ -76,17 +77,23 @@ def _cpu_seconds() -> dict[int, float]:
     return out
 
 
-def _results(run_dir: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+def _results(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, dict[str, str]]:
+    """Predictions, robustness predictions (None without them) and best parameters by cell."""
     cells = pd.read_parquet(run_dir / store.CELLS)
     best = dict(zip(cells["cell_id"], cells["best_params"], strict=True))
-    return pd.read_parquet(run_dir / store.PREDICTIONS), best
+    robust = run_dir / store.ROBUSTNESS
+    return (
+        pd.read_parquet(run_dir / store.PREDICTIONS),
+        pd.read_parquet(robust) if robust.exists() else None,
+        best,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="run folder with a cohort and a warm feature cache")
     parser.add_argument("--cohort", help="the cohort folder (default: the run's, from its provenance)")
-    parser.add_argument("--profile", default="smoke", choices=["smoke", "default"])
+    parser.add_argument("--profile", default="smoke", choices=["smoke", "quick", "default"])
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--one-fold", action="store_true", help="only repeat 0, outer fold 0")
     parser.add_argument("--skip-late", action="store_true", help="skip the reuse-vs-refit comparison")
@@ -129,12 +136,15 @@ def main(argv: list[str] | None = None) -> None:
                 cpus[name].append(cpu[f"{name}{r}"])
         fixed = timed(config, "fast0")  # every cell reused: what a run costs besides its cells
         for r in range(args.rounds):
-            (pred_plain, best_plain), (pred_fast, best_fast) = (
+            (pred_plain, robust_plain, best_plain), (pred_fast, robust_fast, best_fast) = (
                 _results(tmp / f"plain{r}"),
                 _results(tmp / f"fast{r}"),
             )
             try:
                 pd.testing.assert_frame_equal(pred_plain, pred_fast, check_exact=True)
+                assert (robust_plain is None) == (robust_fast is None), "robustness table in one path only"
+                if robust_plain is not None:
+                    pd.testing.assert_frame_equal(robust_plain, robust_fast, check_exact=True)
                 assert best_plain == best_fast, "best parameters differ"
             except AssertionError as exc:
                 print(f"NOT IDENTICAL: the fast and plain paths differ: {exc}")
@@ -150,7 +160,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {k:5s} path: {wall[k]:6.1f} s = {rate[k]:6.1f} cells/min (CPU {used[k]:6.1f} s)")
         print(f"  fixed cost of a run (every cell reused): {fixed:.1f} s")
         print(f"  speed-up x{rate['fast'] / rate['plain']:.2f} in cells/min, x{used['plain'] / used['fast']:.2f} "
-              f"in CPU time; predictions identical ({len(pred_fast)} rows, {args.rounds} round(s))")  # fmt: skip
+              f"in CPU time; predictions identical ({len(pred_fast)} rows, robustness "
+              f"{0 if robust_fast is None else len(robust_fast)} rows, {args.rounds} round(s))")  # fmt: skip
         print(json.dumps({"cells": n_cells, "wall_s": walls, "cpu_s": cpus}))
         if not late_cells:
             print("no late-fusion cells in this profile")

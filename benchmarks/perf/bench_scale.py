@@ -1,7 +1,7 @@
 """Scale: time per patient and peak memory of the matrix (and extraction) as the cohort grows, serial and on
 a Dask ``LocalCluster`` of 2 worker processes, with the fitted growth exponent.
 
-    python -m benchmarks.perf.bench_scale [--quick] [--extract] [--sizes 250 500 ...] [--matrix default]
+    python -m benchmarks.perf.bench_scale [--quick] [--extract] [--sizes 250 500 ...] [--matrix quick]
         [--features default|light] [--image-shape 64 64 24] [--workers 2] [--json PATH]
 
 For each size N a synthetic cohort is generated (seed 0, one image shape for every size so that
@@ -265,8 +265,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", help=f"cohort sizes (default {list(SIZES)})")
     parser.add_argument(
         "--matrix",
-        choices=["small", "smoke", "default"],
-        help="the matrix (default: default; --quick: small)",
+        choices=["small", "smoke", "quick", "default"],
+        help="the matrix: small (40 cells), or a profile's (default: quick; --quick: small; default is the "
+        "paper-grade profile, days at these sizes on 2 cores)",
     )
     parser.add_argument("--features", choices=["default", "light"], help="default: default; --quick: light")
     parser.add_argument(
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     args = parser.parse_args(argv)
     sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
-    which = args.matrix or ("small" if args.quick else "default")
+    which = args.matrix or ("small" if args.quick else "quick")
     profile, matrix = ("smoke", SMALL_MATRIX) if which == "small" else (which, {})
     from features.engine import DEFAULT_FEATURES
 

@@ -71,6 +71,22 @@ def _split_design(n_classes: int = 2, seed: int = 0, n: int = 64, n_test: int = 
     return X.iloc[:-n_test], y[:-n_test], X.iloc[-n_test:]
 
 
+def _assert_rowwise(predict, X_test: pd.DataFrame) -> None:
+    """``predict(X)`` computes each row from that row alone, to the bit: with one block withheld from every
+    other patient, the others keep their probabilities and the withheld ones get those of the frame with
+    the block withheld from everybody (what ``benchmarks.experiment.cell.robustness_frame`` assembles)."""
+    base = np.asarray(predict(X_test))
+    chosen = np.arange(len(X_test)) % 2 == 0
+    modalities = sorted({c.split(":", 1)[0] for c in X_test.columns})
+    for m in modalities:
+        cols = [c for c in X_test.columns if c.startswith(f"{m}:")]
+        half, every = X_test.copy(), X_test.copy()
+        half.loc[half.index[chosen], cols] = np.nan
+        every.loc[every.index, cols] = np.nan
+        expected = np.where(chosen[:, None], np.asarray(predict(every)), base)
+        np.testing.assert_array_equal(np.asarray(predict(half)), expected, err_msg=f"withheld {m}")
+
+
 def _fit_cell(Xtr, ytr, Xte, fusion, n_classes, **kw) -> CellFit:
     modalities = ["pro"] if fusion == "single" else ["imaging", "text", "pro"]
     return fit_predict_cell(
@@ -104,3 +120,9 @@ def fit_cell():
     """``fit_cell(X_train, y_train, X_test, fusion, n_classes, n_trials=0, **kw)``: ``fit_predict_cell``
     with enet (seed 5, 3 inner splits, train OOF returned) on "pro" for ``single``, else on all blocks."""
     return _fit_cell
+
+
+@pytest.fixture(scope="session")
+def assert_rowwise():
+    """``assert_rowwise(predict, X_test)``: ``predict`` computes each row from that row alone."""
+    return _assert_rowwise

@@ -96,6 +96,14 @@ def test_estimator_conformance(name: str, n_classes: int, split) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_predictions_are_row_by_row(name: str, split, assert_rowwise) -> None:
+    """A patient's probabilities do not depend on the other test patients (robustness relies on it)."""
+    Xtr, ytr, Xte = split(2, seed=5)
+    pipe = make_pipeline(name, seed=7, params=FAST.get(name), missing_indicators=True).fit(Xtr, ytr)
+    assert_rowwise(pipe.predict_proba, Xte)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_search_space_is_valid_for_the_pipeline(name: str) -> None:
     spec = ESTIMATORS[name]
     pipe = make_pipeline(name, seed=0)

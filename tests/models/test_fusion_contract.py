@@ -16,7 +16,7 @@ import pytest
 
 from models.blocks import block_availability
 from models.registry import FUSIONS, make_network_pipeline, uses_raw
-from models.tuning import SpaceProbe
+from models.tuning import SpaceProbe, predict_aligned
 
 RAW_FAST = {"clf__max_epochs": 2, "clf__progress": False}
 
@@ -30,6 +30,16 @@ def _raw_split(n_classes: int, seed: int):
     X.iloc[-1] = np.nan
     y = np.arange(len(X)) % n_classes
     return X.iloc[:36], y[:36], X.iloc[36:], raw
+
+
+@pytest.mark.parametrize("fusion", sorted(f for f in FUSIONS if not uses_raw("enet", f)))
+def test_fixed_feature_fusions_predict_row_by_row(fusion: str, split_design, fit_cell, assert_rowwise):
+    """A patient's probabilities do not depend on the other test patients (robustness relies on it)."""
+    Xtr, ytr, Xte = split_design(3, seed=4)
+    fit = fit_cell(Xtr, ytr, Xte, fusion, 3)
+    if fusion == "single":  # fit_cell's single-modality model reads "pro"
+        Xte = Xte[[c for c in Xte.columns if c.startswith("pro:")]]
+    assert_rowwise(lambda X: predict_aligned(fit.model, X, np.arange(3)), Xte)
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])

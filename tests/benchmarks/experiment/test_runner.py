@@ -27,8 +27,10 @@ def _tables(run_dir: Path) -> dict[str, pd.DataFrame]:
     pred = pd.read_parquet(run_dir / "predictions.parquet")
     metrics = pd.read_parquet(run_dir / "metrics.parquet")
     cells = pd.read_parquet(run_dir / "cells.parquet")
+    robust = pd.read_parquet(run_dir / "robustness.parquet")
+    assert len(robust)  # the smoke profile's robustness: fused cells predicted with modalities withheld
     keep = ["cell_id", "status", "best_params", "seed", "n_trials", "n_train", "n_test"]
-    return {"predictions": pred, "metrics": metrics, "cells": cells[keep]}
+    return {"predictions": pred, "robustness": robust, "metrics": metrics, "cells": cells[keep]}
 
 
 def _assert_same_results(a: Path, b: Path) -> None:

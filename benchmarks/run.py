@@ -360,7 +360,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         choices=PROFILES,
         default="default",
         help="matrix profile: default (the paper-grade protocol: hours on 2 cores), quick (a first look, "
-        "about 15 min on 2 cores), smoke (what CI runs), deep (networks on the raw data) (default: default)",
+        "about 22 min on 2 cores), smoke (what CI runs), deep (networks on the raw data) (default: default)",
     )
     p.add_argument("--config", help="TOML file whose keys mirror these flags; overrides the profile")
     p.add_argument(

@@ -4,7 +4,7 @@ reads every cell and concatenates in memory (what cdbench did before), in the sa
 
     python -m benchmarks.perf.bench_consolidate [--patients 4000] [--models 258] [--folds 5] [--quick]
 
-Synthetic cell files of the shape of the default profile (258 models x 5 folds = 1,290 cells; each fold's
+Synthetic cell files of the shape of the quick profile (258 models x 5 folds = 1,290 cells; each fold's
 test part is a fifth of the patients; binary probabilities; a third of the models with robustness rows,
 8 withheld sets x 4 fractions) are written once to a temporary folder. Each variant then runs in a fresh
 process that first imports the libraries, resets its peak (``VmHWM``, ``/proc/self/clear_refs``), builds

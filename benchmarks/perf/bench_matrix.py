@@ -13,10 +13,9 @@ temporary folder, after a warm-up that starts the workers and imports the models
   across a cell's trials, largest cells submitted first), alternated ``--rounds`` times (best of each is
   kept: the host may be shared). Every round must give exactly the same predictions
   (``predictions.parquet`` and ``robustness.parquet``, compared with ``check_exact``) and best parameters
-  on both paths; the script
-  exits 1 otherwise. It prints cells per minute of each and their ratio, the CPU time of this process
-  and its workers (load-independent), and the fixed cost of a run (task data, checks, consolidation: a
-  rerun in which every cell is reused). ``--one-fold`` runs only the first repeat's first outer fold
+  on both paths; the script exits 1 otherwise. It prints cells per minute of each and their ratio, the
+  CPU time of this process and its workers (load-independent), and the fixed cost of a run (task data,
+  checks, consolidation: a rerun in which every cell is reused). ``--one-fold`` runs only the first repeat's first outer fold
   (every task, modality set, estimator and fusion: a tenth of a 2 x 5-fold profile).
 - Late fusion: the late cells are timed combined from the stored unimodal out-of-fold predictions
   ("reuse", the default) and with their per-modality models tuned and refitted inside each cell
